@@ -1,0 +1,157 @@
+import { parseDocument } from 'yaml';
+import type { ZodError } from 'zod';
+import { RuleValidationError, type RuleIssue } from './errors.js';
+import { ruleDocumentSchema, strictRuleDocumentSchema, type RuleDocument } from './ruleSchema.js';
+import { DEFAULT_RULE_STATE, type RuleState } from './ruleState.js';
+
+/** One technique a rule emits, camelCase. */
+export interface Emit {
+  readonly techniqueId: string;
+  readonly subTechniqueId: string | null;
+  readonly tactic: string;
+  readonly confidence: number;
+}
+
+/**
+ * The runtime form of a rule: immutable (deeply frozen) and stamped with the
+ * rule's current {@link RuleState}.
+ */
+export interface CompiledRule {
+  readonly ruleId: string;
+  readonly ruleVersion: number;
+  readonly name: string;
+  readonly description: string;
+  readonly appliesTo: readonly string[];
+  /** Passed through opaque: the engine interprets it. */
+  readonly match: Readonly<Record<string, unknown>>;
+  readonly emits: readonly Emit[];
+  readonly evidenceFields: readonly string[];
+  readonly state: RuleState;
+}
+
+/** Options for {@link parseRule} and {@link compileRule}. */
+export interface ParseRuleOptions {
+  /** Refuse unknown top-level keys (default false: ignored, like the seed). */
+  strict?: boolean;
+  /** Largest accepted document in bytes (default 256 KiB). */
+  maxBytes?: number;
+  /** File or source the text came from, for error messages. */
+  source?: string | null;
+  /** The rule id the document must carry (a stored row's key). */
+  expectRuleId?: string;
+}
+
+/** Default size limit for one rule document. */
+export const DEFAULT_MAX_RULE_BYTES = 256 * 1024;
+/** YAML aliases allowed per document; an alias bomb needs far more. */
+const MAX_ALIAS_COUNT = 100;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function fail(issues: RuleIssue[], options: ParseRuleOptions, ruleId: string | null = null, code?: 'RULE_TOO_LARGE'): never {
+  throw new RuleValidationError(issues, { ruleId: ruleId ?? options.expectRuleId ?? null, source: options.source ?? null }, code ? { code } : undefined);
+}
+
+function zodIssues(error: ZodError): RuleIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.code === 'invalid_type' ? `expected ${String((issue as { expected?: unknown }).expected)}` : issue.message,
+  }));
+}
+
+function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_RULE_BYTES;
+  if (typeof input !== 'string') {
+    if (input.byteLength > maxBytes) fail([{ path: '', message: `document is ${input.byteLength} bytes; the limit is ${maxBytes}` }], options, null, 'RULE_TOO_LARGE');
+    try {
+      return utf8.decode(input);
+    } catch {
+      fail([{ path: '', message: 'document is not valid UTF-8' }], options);
+    }
+  }
+  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit; only measure when it could matter.
+  if (input.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(input, 'utf8');
+    if (bytes > maxBytes) fail([{ path: '', message: `document is ${bytes} bytes; the limit is ${maxBytes}` }], options, null, 'RULE_TOO_LARGE');
+  }
+  if (!input.isWellFormed()) fail([{ path: '', message: 'document contains unpaired UTF-16 surrogates (not valid UTF-8)' }], options);
+  if (input.includes('\u0000')) fail([{ path: '', message: 'document contains a NUL character' }], options);
+  return input;
+}
+
+/**
+ * Parses and validates one rule document (YAML text or bytes) without stamping a
+ * state. Safe on hostile input: size-limited, alias-limited, no custom tags, duplicate
+ * keys refused. Throws {@link RuleValidationError} naming the rule/file, the field and
+ * what was wrong.
+ *
+ * @example const doc = parseRule(await readFile('rules/R1.yaml'), { source: 'rules/R1.yaml' })
+ */
+export function parseRule(input: string | Uint8Array, options: ParseRuleOptions = {}): RuleDocument {
+  const text = decode(input, options);
+  const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false, schema: 'core' });
+  const problems = [...doc.errors, ...doc.warnings];
+  if (problems.length > 0) {
+    fail(problems.map((p) => ({ path: '', message: `YAML: ${p.message.split('\n')[0]}` })), options);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    fail([{ path: '', message: `YAML: ${(error as Error).message}` }], options);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail([{ path: '', message: 'top-level YAML must be a mapping' }], options);
+  }
+  const rawId = (value as Record<string, unknown>)['rule_id'];
+  const idForMessages = typeof rawId === 'string' && rawId.length <= 128 ? rawId : null;
+  const schema = options.strict ? strictRuleDocumentSchema : ruleDocumentSchema;
+  const result = schema.safeParse(value);
+  if (!result.success) fail(zodIssues(result.error), options, idForMessages);
+  if (options.expectRuleId !== undefined && result.data.rule_id !== options.expectRuleId) {
+    fail([{ path: 'rule_id', message: `document says '${result.data.rule_id}' but it is stored as '${options.expectRuleId}'` }], options);
+  }
+  return result.data;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** Builds the frozen runtime form of a validated document, stamped with `state`. */
+export function toCompiledRule(doc: RuleDocument, state: RuleState = DEFAULT_RULE_STATE): CompiledRule {
+  return deepFreeze({
+    ruleId: doc.rule_id,
+    ruleVersion: doc.rule_version,
+    name: doc.name,
+    description: doc.description,
+    appliesTo: [...doc.applies_to],
+    match: structuredClone(doc.match),
+    emits: doc.emits.map((e) => ({
+      techniqueId: e.technique_id,
+      subTechniqueId: e.sub_technique_id,
+      tactic: e.tactic,
+      confidence: e.confidence,
+    })),
+    evidenceFields: [...doc.evidence_fields],
+    state: Object.freeze({ ...state }),
+  });
+}
+
+/** Returns the same rule restamped with another state (the rest is shared, it is frozen). */
+export function withState(rule: CompiledRule, state: RuleState): CompiledRule {
+  return Object.freeze({ ...rule, state: Object.freeze({ ...state }) });
+}
+
+/**
+ * Parses, validates and compiles one rule document.
+ *
+ * @example const rule = compileRule(yamlText, DEFAULT_RULE_STATE, { source: 'R0001.yaml' })
+ */
+export function compileRule(input: string | Uint8Array, state: RuleState = DEFAULT_RULE_STATE, options: ParseRuleOptions = {}): CompiledRule {
+  return toCompiledRule(parseRule(input, options), state);
+}

@@ -1,0 +1,43 @@
+import type { CompiledRule } from './compileRule.js';
+import type { RuleState } from './ruleState.js';
+
+interface ChangeBase {
+  readonly ruleId: string;
+  /** Position in the event log, a decimal string; compare with `BigInt`. */
+  readonly position: string;
+  /** Who made the change (`updated_by`, `set_by`, or the database role for hand edits). */
+  readonly actor: string | null;
+  /** When the change was committed to the log (database clock). */
+  readonly at: Date;
+}
+
+/** A rule was created or its definition changed. `rule` carries the state in force. */
+export interface DefinitionChange extends ChangeBase {
+  readonly kind: 'definition';
+  readonly rule: CompiledRule;
+}
+
+/** A rule was deleted. */
+export interface DeletedChange extends ChangeBase {
+  readonly kind: 'deleted';
+}
+
+/**
+ * A rule's operational state changed. A cleared or expired state arrives as the
+ * default state; `expired` is true when the store reverted it because `expiresAt` passed.
+ */
+export interface StateChange extends ChangeBase {
+  readonly kind: 'state';
+  readonly state: RuleState;
+  readonly expired: boolean;
+}
+
+/** One change to one rule, as delivered by `changes$` and `changesSince`. */
+export type RuleChange = DefinitionChange | DeletedChange | StateChange;
+
+/** Compares two positions (decimal strings). */
+export function comparePositions(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -1,0 +1,40 @@
+/**
+ * ttp-rule-store: detection rules and their operational state in Postgres or
+ * SQLite, with every change pushed to every subscriber, gap-free and in commit
+ * order. This is the only public entry point.
+ */
+export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, type OpenRuleStoreOptions } from './store/openRuleStore.js';
+export type {
+  RuleStore,
+  RuleSnapshot,
+  UpsertRuleOptions,
+  UpsertRuleResult,
+  RuleDocumentInput,
+  UpsertRulesOptions,
+  UpsertRulesResult,
+  LoadCompiledOptions,
+  RuleListing,
+  HistoryEntry,
+} from './store/ruleStore.js';
+export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
+export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';
+export {
+  DEFAULT_RULE_STATE,
+  RULE_STATES,
+  isActive,
+  applyCeiling,
+  isExpired,
+  effectiveState,
+  type RuleState,
+  type RuleStateInput,
+  type RuleStateName,
+} from './domain/ruleState.js';
+export { comparePositions, type RuleChange, type DefinitionChange, type DeletedChange, type StateChange } from './domain/ruleChange.js';
+export {
+  RuleStoreError,
+  RuleValidationError,
+  MigrationRequiredError,
+  StoreUnavailableError,
+  type RuleStoreErrorCode,
+  type RuleIssue,
+} from './domain/errors.js';

@@ -1,0 +1,89 @@
+import { compileRule, type CompiledRule } from '../domain/compileRule.js';
+import { RuleValidationError } from '../domain/errors.js';
+import type { RuleChange } from '../domain/ruleChange.js';
+import { DEFAULT_RULE_STATE, RULE_STATES, effectiveState, type RuleState, type RuleStateName } from '../domain/ruleState.js';
+
+/** A `ttp_rule` row as the backends hand it over. */
+export interface RuleRow {
+  readonly ruleId: string;
+  readonly ruleVersion: number;
+  readonly sourcePath: string;
+  readonly yamlContent: string;
+  readonly updatedAt: Date;
+  readonly updatedBy: string;
+}
+
+/** A `ttp_rule_state` row as the backends hand it over. */
+export interface StateRow {
+  readonly ruleId: string;
+  readonly state: string;
+  readonly confidenceMax: number | null;
+  readonly expiresAt: Date | null;
+  readonly reason: string | null;
+  readonly setBy: string | null;
+  readonly setAt: Date | null;
+}
+
+/**
+ * One entry of the append-only event log. A rule upsert carries the rule row and
+ * the state row in force when it was written (so the event is self-contained); a
+ * state upsert carries the state row; deletions carry neither.
+ */
+export interface LogEvent {
+  readonly position: bigint;
+  readonly ruleId: string;
+  readonly entity: 'rule' | 'state';
+  readonly op: 'upsert' | 'delete';
+  readonly rule: RuleRow | null;
+  readonly state: StateRow | null;
+  readonly actor: string | null;
+  readonly at: Date;
+}
+
+/** The actor recorded on the conditional delete that reverts an expired state. */
+export const EXPIRY_ACTOR = 'ttp-rules:expiry';
+
+/** Converts a state row to a {@link RuleState}; the database's CHECK keeps `state` valid. */
+export function stateFromRow(row: StateRow | null): RuleState {
+  if (row === null) return DEFAULT_RULE_STATE;
+  if (!(RULE_STATES as readonly string[]).includes(row.state)) {
+    // Only reachable if someone dropped the CHECK constraint: refuse rather than guess.
+    throw new RuleValidationError([{ path: 'state', message: `'${row.state}' is not one of ${RULE_STATES.join(', ')}` }], { ruleId: row.ruleId });
+  }
+  return Object.freeze({
+    state: row.state as RuleStateName,
+    confidenceMax: row.confidenceMax,
+    expiresAt: row.expiresAt,
+    reason: row.reason,
+    setBy: row.setBy,
+    setAt: row.setAt,
+  });
+}
+
+/** Compiles a stored rule row with the state in force; throws {@link RuleValidationError}. */
+export function compileRow(row: RuleRow, state: RuleState, maxBytes?: number): CompiledRule {
+  return compileRule(row.yamlContent, state, { expectRuleId: row.ruleId, source: `ttp_rule[${row.ruleId}]`, ...(maxBytes ? { maxBytes } : {}) });
+}
+
+/**
+ * Turns one log event into the {@link RuleChange} it stands for, or the error
+ * that explains why the stored row cannot be used. An expired state decodes as the
+ * default: an expired state *is* the default (SPEC §3).
+ */
+export function decodeEvent(event: LogEvent, now: Date = new Date(), maxBytes?: number): RuleChange | RuleValidationError {
+  const base = { ruleId: event.ruleId, position: event.position.toString(), actor: event.actor, at: event.at };
+  try {
+    if (event.entity === 'rule') {
+      if (event.op === 'delete' || event.rule === null) return Object.freeze({ ...base, kind: 'deleted' as const });
+      const rule = compileRow(event.rule, effectiveState(stateFromRow(event.state), now), maxBytes);
+      return Object.freeze({ ...base, kind: 'definition' as const, rule });
+    }
+    if (event.op === 'delete' || event.state === null) {
+      return Object.freeze({ ...base, kind: 'state' as const, state: DEFAULT_RULE_STATE, expired: event.actor === EXPIRY_ACTOR });
+    }
+    return Object.freeze({ ...base, kind: 'state' as const, state: effectiveState(stateFromRow(event.state), now), expired: false });
+  } catch (error) {
+    if (error instanceof RuleValidationError) return error.at(base.position);
+    throw error;
+  }
+}

@@ -1,0 +1,83 @@
+import type { LogEvent, RuleRow, StateRow } from '../log/logEvent.js';
+
+/** A rule row to write: what `upsertRule` validated. */
+export interface RuleWrite {
+  readonly ruleId: string;
+  readonly ruleVersion: number;
+  readonly sourcePath: string;
+  readonly yamlContent: string;
+}
+
+/** A state row to write; `setAt` is stamped by the database. */
+export interface StateWrite {
+  readonly ruleId: string;
+  readonly state: string;
+  readonly confidenceMax: number | null;
+  readonly expiresAt: Date | null;
+  readonly reason: string | null;
+  readonly setBy: string;
+}
+
+/** Rows and the log position they are consistent at. */
+export interface RowSnapshot {
+  readonly position: bigint;
+  readonly rules: readonly RuleRow[];
+  readonly states: readonly StateRow[];
+}
+
+/** What a batch write did. */
+export interface BatchResult {
+  /** Rule ids whose row changed (inserted or updated with different content). */
+  readonly upserted: readonly string[];
+  /** Rule ids deleted by the prune. */
+  readonly deleted: readonly string[];
+}
+
+/** How the feed learns that the log moved. */
+export interface Feed {
+  /** Starts ringing `onDoorbell`; resolves once live (a doorbell rung after this is not missed). */
+  start(onDoorbell: (reason: string) => void): Promise<void>;
+  /** Whether the store should wake its own reader after a local write (poll feeds). */
+  readonly kickOnLocalWrite: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * One database dialect. The Postgres and SQLite backends implement the same
+ * functions over the same tables; everything above them (the reader, replay,
+ * expiry, compile) is shared.
+ */
+export interface Backend {
+  readonly kind: 'postgres' | 'sqlite';
+  /** Events with `after < position <= upTo` (no upper bound if omitted), in order, at most `limit`. */
+  readEvents(after: bigint, limit: number, upTo?: bigint): Promise<LogEvent[]>;
+  /** The newest events at or below `upTo` (no bound if omitted), newest first, of one rule or of all (`ruleId` null). */
+  readHistory(ruleId: string | null, limit: number, upTo?: bigint): Promise<LogEvent[]>;
+  /** The newest committed position (0 for an empty log). */
+  readHead(): Promise<bigint>;
+  /** The oldest position still in the log, or null when the log is empty. */
+  readTail(): Promise<bigint | null>;
+  /** Every rule and state row plus the position they are consistent at. */
+  readSnapshot(): Promise<RowSnapshot>;
+  readRule(ruleId: string): Promise<RuleRow | null>;
+  readState(ruleId: string): Promise<StateRow | null>;
+  /** Upserts the state row and returns it as stored. */
+  writeState(write: StateWrite): Promise<StateRow>;
+  /** Deletes the state row; true when one existed. */
+  deleteState(ruleId: string, actor: string): Promise<boolean>;
+  /**
+   * Upserts rules in one transaction (all or nothing); identical content is left
+   * alone. With `prune`, also deletes rules whose `source_path` starts with
+   * `prune.under` and that are not in `rules`.
+   */
+  writeRules(rules: readonly RuleWrite[], actor: string, prune?: { under: string }): Promise<BatchResult>;
+  /** Deletes rule rows; returns the ids that existed. */
+  deleteRules(ruleIds: readonly string[], actor: string): Promise<string[]>;
+  /** Deletes every state whose `expires_at` has passed (database clock); returns their ids. */
+  revertExpired(ruleId?: string): Promise<string[]>;
+  /** Milliseconds (database clock) until the earliest expiry, or null if none. */
+  msUntilNextExpiry(): Promise<number | null>;
+  /** The feed for this backend (listen or poll). */
+  createFeed(): Feed;
+  close(): Promise<void>;
+}

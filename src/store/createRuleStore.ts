@@ -1,0 +1,295 @@
+import { Subject } from 'rxjs';
+import type { Logger } from 'pino';
+import { parseRule, type CompiledRule } from '../domain/compileRule.js';
+import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
+import { ruleIdProblem } from '../domain/ruleSchema.js';
+import { DEFAULT_RULE_STATE, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
+import { EXPIRY_ACTOR, compileRow, stateFromRow, type LogEvent, type RuleRow } from '../log/logEvent.js';
+import type { Backend, RuleWrite } from './backend.js';
+import { createExpiryScheduler } from './expiryScheduler.js';
+import { createLogReader } from './logReader.js';
+import { replayThenLive } from './replay.js';
+import type { RuleSnapshot, RuleStore } from './ruleStore.js';
+
+/** Settings shared by every backend (resolved defaults). */
+export interface StoreSettings {
+  logger: Logger;
+  pageSize: number;
+  revertExpired: boolean;
+  strict: boolean;
+  maxRuleBytes: number;
+}
+
+/** How far back to look for the last good version of a rule whose current row is bad. */
+const LAST_GOOD_LOOKBACK = 50;
+
+function checkRuleId(ruleId: string): void {
+  const problem = ruleIdProblem(ruleId);
+  if (problem) throw new RuleValidationError([{ path: 'rule_id', message: problem }], { ruleId: typeof ruleId === 'string' && ruleId.length <= 128 ? ruleId : null });
+}
+
+function checkPosition(position: string | bigint): bigint {
+  try {
+    const value = typeof position === 'bigint' ? position : BigInt(position);
+    if (value < 0n) throw new Error('negative');
+    return value;
+  } catch {
+    throw new RuleStoreError('POSITION_INVALID', `position must be a non-negative integer (decimal string), got ${JSON.stringify(String(position)).slice(0, 64)}`);
+  }
+}
+
+/**
+ * Builds the public store over one backend: the single log reader, replay,
+ * expiry and compile logic are shared by Postgres and SQLite.
+ */
+export async function createRuleStore(backend: Backend, settings: StoreSettings): Promise<RuleStore> {
+  const log = settings.logger;
+  const errors = new Subject<RuleStoreError>();
+  const reportError = (error: RuleStoreError): void => errors.next(error);
+  const expiry = createExpiryScheduler(backend, log);
+  const onEvent = (event: LogEvent): void => {
+    if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
+  };
+  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError });
+  const feed = backend.createFeed();
+  let closed = false;
+
+  const ensureOpen = (): void => {
+    if (closed) throw new RuleStoreError('STORE_CLOSED', 'the rule store is closed');
+  };
+  const afterWrite = (): void => {
+    if (feed.kickOnLocalWrite) reader.pump('local-write');
+  };
+
+  /** The last version of a rule that compiles, from the log (used when the current row is bad). */
+  const lastGood = async (ruleId: string, upTo: bigint): Promise<RuleRow | null> => {
+    const events = await backend.readHistory(ruleId, LAST_GOOD_LOOKBACK, upTo);
+    for (const event of events) {
+      if (event.entity !== 'rule') continue;
+      if (event.op === 'delete' || !event.rule) return null;
+      try {
+        compileRow(event.rule, DEFAULT_RULE_STATE, settings.maxRuleBytes);
+        return event.rule;
+      } catch {
+        // keep looking further back
+      }
+    }
+    return null;
+  };
+
+  const snapshot = async (): Promise<RuleSnapshot> => {
+    ensureOpen();
+    const rows = await backend.readSnapshot();
+    const now = new Date();
+    const states = new Map(rows.states.map((s) => [s.ruleId, s]));
+    const rules: CompiledRule[] = [];
+    const bad: RuleValidationError[] = [];
+    for (const row of rows.rules) {
+      const state = effectiveState(stateFromRow(states.get(row.ruleId) ?? null), now);
+      try {
+        rules.push(compileRow(row, state, settings.maxRuleBytes));
+      } catch (error) {
+        if (!(error instanceof RuleValidationError)) throw error;
+        bad.push(error);
+        // The last good version stays in force, as it does for a stream consumer.
+        const good = await lastGood(row.ruleId, rows.position);
+        if (good) rules.push(compileRow(good, state, settings.maxRuleBytes));
+      }
+    }
+    return Object.freeze({ position: rows.position.toString(), rules: Object.freeze(rules), errors: Object.freeze(bad) });
+  };
+
+  const store: RuleStore = {
+    kind: backend.kind,
+    changes$: reader.changes$,
+    errors$: errors.asObservable(),
+
+    async loadCompiled(options = {}) {
+      const snap = await snapshot();
+      if (snap.errors.length > 0) {
+        if (options.strict) throw snap.errors[0]!;
+        for (const error of snap.errors) reportError(error);
+      }
+      return [...snap.rules];
+    },
+
+    snapshot,
+
+    async listRules() {
+      ensureOpen();
+      const rows = await backend.readSnapshot();
+      const now = new Date();
+      const states = new Map(rows.states.map((s) => [s.ruleId, s]));
+      return rows.rules.map((row) => {
+        let error: RuleValidationError | null = null;
+        try {
+          compileRow(row, DEFAULT_RULE_STATE, settings.maxRuleBytes);
+        } catch (e) {
+          if (!(e instanceof RuleValidationError)) throw e;
+          error = e;
+        }
+        return Object.freeze({
+          ruleId: row.ruleId,
+          ruleVersion: row.ruleVersion,
+          sourcePath: row.sourcePath,
+          updatedAt: row.updatedAt,
+          updatedBy: row.updatedBy,
+          state: effectiveState(stateFromRow(states.get(row.ruleId) ?? null), now),
+          error,
+        });
+      });
+    },
+
+    async history(options = {}) {
+      ensureOpen();
+      if (options.ruleId !== undefined) checkRuleId(options.ruleId);
+      const limit = options.limit ?? 50;
+      if (!Number.isSafeInteger(limit) || limit < 1) throw new RuleStoreError('CONFIG_INVALID', `history limit must be a positive integer, got ${String(limit)}`);
+      const events = await backend.readHistory(options.ruleId ?? null, limit);
+      return events.map((e) => {
+        const kind = e.entity === 'state' ? 'state' : e.op === 'delete' ? 'deleted' : 'definition';
+        return Object.freeze({
+          position: e.position.toString(),
+          at: e.at,
+          actor: e.actor,
+          ruleId: e.ruleId,
+          kind,
+          ruleVersion: e.rule?.ruleVersion ?? null,
+          state: kind === 'state' ? stateFromRow(e.state) : null,
+          expired: kind === 'state' && e.op === 'delete' && e.actor === EXPIRY_ACTOR,
+        } as const);
+      });
+    },
+
+    async getState(ruleId) {
+      ensureOpen();
+      checkRuleId(ruleId);
+      const row = await backend.readState(ruleId);
+      const state = stateFromRow(row);
+      if (isExpired(state)) {
+        // An expired state is the default; revert it now (written once, whoever gets here first).
+        await backend.revertExpired(ruleId);
+        afterWrite();
+        return DEFAULT_RULE_STATE;
+      }
+      return state;
+    },
+
+    async setState(ruleId, input, setBy) {
+      ensureOpen();
+      checkRuleId(ruleId);
+      const value = parseStateInput(input);
+      if (typeof setBy !== 'string' || setBy.length === 0) throw new RuleStoreError('STATE_INVALID', 'setState needs a non-empty setBy (who is changing the state)');
+      const row = await backend.writeState({
+        ruleId,
+        state: value.state,
+        confidenceMax: value.confidenceMax ?? null,
+        expiresAt: value.expiresAt ?? null,
+        reason: value.reason ?? null,
+        setBy,
+      });
+      afterWrite();
+      return stateFromRow(row);
+    },
+
+    async clearState(ruleId, setBy) {
+      ensureOpen();
+      checkRuleId(ruleId);
+      const cleared = await backend.deleteState(ruleId, setBy || 'api');
+      afterWrite();
+      return cleared;
+    },
+
+    async upsertRule(yaml, options = {}) {
+      ensureOpen();
+      const doc = parseRule(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
+      const text = typeof yaml === 'string' ? yaml : Buffer.from(yaml).toString('utf8');
+      const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text };
+      const result = await backend.writeRules([write], options.updatedBy || 'api');
+      afterWrite();
+      return { ruleId: doc.rule_id, ruleVersion: doc.rule_version, changed: result.upserted.length > 0 };
+    },
+
+    async upsertRules(documents, options = {}) {
+      ensureOpen();
+      const writes: RuleWrite[] = [];
+      const problems: RuleValidationError[] = [];
+      const seen = new Map<string, string>();
+      for (const document of documents) {
+        try {
+          const doc = parseRule(document.yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: document.sourcePath ?? null });
+          const previous = seen.get(doc.rule_id);
+          if (previous !== undefined) {
+            throw new RuleValidationError([{ path: 'rule_id', message: `duplicate: also defined in ${previous || 'another document'}` }], { ruleId: doc.rule_id, source: document.sourcePath ?? null });
+          }
+          seen.set(doc.rule_id, document.sourcePath ?? '');
+          const text = typeof document.yaml === 'string' ? document.yaml : Buffer.from(document.yaml).toString('utf8');
+          writes.push({ ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: document.sourcePath ?? '', yamlContent: text });
+        } catch (error) {
+          if (error instanceof RuleValidationError) problems.push(error);
+          else throw error;
+        }
+      }
+      if (problems.length > 0) {
+        // All or nothing: one bad document and nothing is written.
+        const issues = problems.flatMap((p) => p.issues.map((i) => ({ path: [p.source, p.ruleId, i.path].filter(Boolean).join(': '), message: i.message })));
+        throw new RuleValidationError(issues, { source: `${problems.length} of ${documents.length} documents` });
+      }
+      const result = await backend.writeRules(writes, options.updatedBy || 'api', options.pruneUnder !== undefined ? { under: options.pruneUnder } : undefined);
+      afterWrite();
+      const upserted = new Set(result.upserted);
+      return {
+        upserted: [...upserted],
+        unchanged: writes.map((w) => w.ruleId).filter((id) => !upserted.has(id)),
+        deleted: [...result.deleted],
+      };
+    },
+
+    async deleteRule(ruleId, options = {}) {
+      ensureOpen();
+      checkRuleId(ruleId);
+      const deleted = await backend.deleteRules([ruleId], options.updatedBy || 'api');
+      afterWrite();
+      return deleted.length > 0;
+    },
+
+    changesSince(position) {
+      ensureOpen();
+      const from = checkPosition(position);
+      return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onError: reportError });
+    },
+
+    position: () => reader.watermark.toString(),
+
+    waitForPosition(position) {
+      return reader.waitFor(checkPosition(position));
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      expiry.close();
+      await feed.close();
+      reader.close();
+      errors.complete();
+      await backend.close();
+      log.info({ event: 'store:close' }, 'rule store closed');
+    },
+  };
+
+  // Listen first, then read the head: a doorbell rung in between is not lost,
+  // and the reader starts live from the head.
+  try {
+    await feed.start((reason) => reader.pump(reason));
+    reader.start(await backend.readHead());
+    if (settings.revertExpired) await expiry.start();
+  } catch (error) {
+    expiry.close();
+    await feed.close().catch(() => {});
+    await backend.close().catch(() => {});
+    throw RuleStoreError.is(error) ? error : new StoreUnavailableError(`could not start the change feed: ${(error as Error).message}`, { cause: error });
+  }
+  reader.pump('open');
+  log.info({ event: 'store:open', kind: backend.kind, position: reader.watermark.toString() }, 'rule store open');
+  return store;
+}

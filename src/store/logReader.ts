@@ -1,0 +1,143 @@
+import { Subject, type Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
+import type { RuleChange } from '../domain/ruleChange.js';
+import { decodeEvent, type LogEvent } from '../log/logEvent.js';
+import type { Backend } from './backend.js';
+
+/** Options of {@link createLogReader}. */
+export interface LogReaderOptions {
+  backend: Backend;
+  logger: Logger;
+  pageSize: number;
+  maxRuleBytes?: number;
+  /** Called for every event read, decoded or not (the expiry scheduler watches state events). */
+  onEvent?: (event: LogEvent) => void;
+  /** Called for every decoded error (a stored row that does not compile), and for read failures. */
+  onError: (error: RuleStoreError) => void;
+}
+
+/** The store's single reader of the log: one watermark, one query per doorbell. */
+export interface LogReader {
+  /** Every change read, in position order, each exactly once. */
+  readonly changes$: Observable<RuleChange>;
+  /** The last position read (changes up to it have been emitted). */
+  readonly watermark: bigint;
+  /** Starts at `position` (the head when the store opened). */
+  start(position: bigint): void;
+  /** Asks for a read; reads are coalesced (at most one in flight, one queued). */
+  pump(reason: string): void;
+  /** Resolves once the reader has read everything up to `position`. */
+  waitFor(position: bigint): Promise<void>;
+  close(): void;
+}
+
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+/**
+ * Creates the reader that turns the log into `RuleChange`s. On every doorbell it
+ * reads past its watermark in pages until the log is exhausted; a failed read is
+ * retried with backoff from the same watermark, so nothing is skipped.
+ */
+export function createLogReader(options: LogReaderOptions): LogReader {
+  const { backend, pageSize } = options;
+  const log = options.logger.child({ component: 'log:reader' });
+  const subject = new Subject<RuleChange>();
+  let watermark = 0n;
+  let started = false;
+  let reading = false;
+  let again = false;
+  let closed = false;
+  let retryMs = RETRY_MIN_MS;
+  let retryTimer: NodeJS.Timeout | null = null;
+  const waiters: { position: bigint; resolve: () => void }[] = [];
+
+  const settleWaiters = (): void => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i]!;
+      if (w.position <= watermark) {
+        waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  };
+
+  const readAll = async (): Promise<void> => {
+    for (;;) {
+      const events = await backend.readEvents(watermark, pageSize);
+      if (closed) return;
+      const now = new Date();
+      for (const event of events) {
+        // Advance before emitting: a subscriber that joins during this emission
+        // replays up to and including this position (see changesSince).
+        watermark = event.position;
+        options.onEvent?.(event);
+        const decoded = decodeEvent(event, now, options.maxRuleBytes);
+        if (decoded instanceof RuleValidationError) {
+          log.warn({ event: 'log:reader:bad-row', ruleId: decoded.ruleId, position: decoded.position, reason: decoded.message }, 'stored rule does not compile');
+          options.onError(decoded);
+        } else {
+          subject.next(decoded);
+        }
+      }
+      settleWaiters();
+      if (events.length < pageSize) return;
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    reading = true;
+    try {
+      do {
+        again = false;
+        await readAll();
+      } while (again && !closed);
+      retryMs = RETRY_MIN_MS;
+    } catch (error) {
+      if (closed) return;
+      const mapped = RuleStoreError.is(error) ? error : new RuleStoreError('FEED_ERROR', `reading the event log failed: ${String(error)}`, { cause: error });
+      log.warn({ event: 'log:reader:retry', err: mapped, retryMs }, 'reading the event log failed; retrying');
+      options.onError(mapped);
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        reader.pump('retry');
+      }, retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    } finally {
+      reading = false;
+    }
+  };
+
+  const reader: LogReader = {
+    changes$: subject.asObservable(),
+    get watermark() {
+      return watermark;
+    },
+    start(position) {
+      watermark = position;
+      started = true;
+    },
+    pump(reason) {
+      if (closed || !started) return;
+      log.debug({ event: 'log:reader:doorbell', reason }, 'doorbell');
+      if (reading) {
+        again = true;
+        return;
+      }
+      if (retryTimer) return; // a retry is already scheduled from the same watermark
+      void run();
+    },
+    waitFor(position) {
+      if (position <= watermark) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ position, resolve }));
+    },
+    close() {
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      for (const w of waiters.splice(0)) w.resolve();
+      subject.complete();
+    },
+  };
+  return reader;
+}

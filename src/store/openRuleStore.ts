@@ -1,0 +1,101 @@
+import { pino, type Logger } from 'pino';
+import { RuleStoreError } from '../domain/errors.js';
+import { DEFAULT_MAX_RULE_BYTES } from '../domain/compileRule.js';
+import type { Backend } from './backend.js';
+import { createRuleStore } from './createRuleStore.js';
+import type { RuleStore } from './ruleStore.js';
+import { openPostgresBackend } from './postgres/postgresBackend.js';
+
+/** The embedded default database file, relative to the working directory. */
+export const DEFAULT_SQLITE_FILE = './ttp-rules.db';
+
+/** Options of {@link openRuleStore}. Every field has a default. */
+export interface OpenRuleStoreOptions {
+  /** `postgres://…` / `postgresql://…`, or `sqlite:path` (`sqlite::memory:` for tests). Default: `sqlite:./ttp-rules.db`. */
+  url?: string;
+  /** Postgres only: `'listen'` (LISTEN/NOTIFY, default) or `'poll'` (pgbouncer in transaction mode, hot standby). */
+  transport?: 'listen' | 'poll';
+  /** Poll interval in ms (default 100 on SQLite, 250 for Postgres poll). */
+  pollIntervalMs?: number;
+  /** Listen only: interval of the missed-doorbell and listener health check, ms (default 30,000). */
+  safetyCheckMs?: number;
+  /** Create or upgrade the schema on open (default: true on SQLite, false on Postgres). */
+  migrate?: boolean;
+  /** Revert expired states on time from this process (default true). */
+  revertExpired?: boolean;
+  /** Refuse unknown top-level keys in rule documents (default false, like the seed). */
+  strict?: boolean;
+  /** Largest rule document accepted, bytes (default 256 KiB). */
+  maxRuleBytes?: number;
+  /** Events per log read (default 1000). */
+  pageSize?: number;
+  /** A pino logger; the library is silent without one. */
+  logger?: Logger;
+}
+
+function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
+  if (/^postgres(ql)?:\/\//i.test(url)) return { kind: 'postgres', url };
+  const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(url);
+  if (sqlite?.[1]) return { kind: 'sqlite', path: sqlite[1] };
+  throw new RuleStoreError('CONFIG_INVALID', `unsupported database url ${JSON.stringify(url.slice(0, 80))}: use postgres://… or sqlite:path`);
+}
+
+/**
+ * Opens a rule store on Postgres or SQLite. The store listens (or polls) for
+ * changes from the moment it opens; close it with `close()`.
+ *
+ * @example
+ * const store = await openRuleStore({ url: 'postgres://localhost/rules' });
+ * store.changes$.subscribe((change) => console.log(change.kind, change.ruleId));
+ */
+export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise<RuleStore> {
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const target = parseUrl(options.url ?? `sqlite:${DEFAULT_SQLITE_FILE}`);
+  const transport = options.transport ?? 'listen';
+  if (transport !== 'listen' && transport !== 'poll') {
+    throw new RuleStoreError('CONFIG_INVALID', `transport must be 'listen' or 'poll', got ${JSON.stringify(transport)}`);
+  }
+  let backend: Backend;
+  if (target.kind === 'postgres') {
+    backend = await openPostgresBackend({
+      url: target.url,
+      transport,
+      pollIntervalMs: options.pollIntervalMs ?? 250,
+      safetyCheckMs: options.safetyCheckMs ?? 30_000,
+      migrate: options.migrate ?? false,
+      logger,
+    });
+  } else {
+    const { openSqliteBackend } = await import('./sqlite/sqliteBackend.js');
+    backend = await openSqliteBackend({
+      path: target.path,
+      pollIntervalMs: options.pollIntervalMs ?? 100,
+      migrate: options.migrate ?? true,
+      logger,
+    });
+  }
+  return createRuleStore(backend, {
+    logger,
+    pageSize: options.pageSize ?? 1000,
+    revertExpired: options.revertExpired ?? true,
+    strict: options.strict ?? false,
+    maxRuleBytes: options.maxRuleBytes ?? DEFAULT_MAX_RULE_BYTES,
+  });
+}
+
+/**
+ * Creates or upgrades the schema. Postgres runs the node-pg-migrate migrations
+ * in `migrations/` (the same as `npx node-pg-migrate up`); SQLite applies the
+ * versioned schema in `sql/sqlite/`.
+ *
+ * @example await migrate('postgres://localhost/rules')
+ */
+export async function migrate(url: string = `sqlite:${DEFAULT_SQLITE_FILE}`): Promise<string[]> {
+  const target = parseUrl(url);
+  if (target.kind === 'postgres') {
+    const { migratePostgres } = await import('./postgres/migrate.js');
+    return migratePostgres(target.url);
+  }
+  const { migrateSqlite } = await import('./sqlite/sqliteBackend.js');
+  return migrateSqlite(target.path);
+}

@@ -1,0 +1,58 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runner } from 'node-pg-migrate';
+import type { Sql } from 'postgres';
+import { MigrationRequiredError } from '../../domain/errors.js';
+import { mapPostgresError } from './postgresErrors.js';
+
+/** The `migrations/` folder shipped with the package (same path from `src/` and `dist/`). */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.url));
+/** node-pg-migrate's default bookkeeping table, so `npx node-pg-migrate up` and `migrate()` agree. */
+export const MIGRATIONS_TABLE = 'pgmigrations';
+
+/** Names (file names without extension) of the migrations this version ships. */
+export function knownMigrations(): string[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => f.replace(/\.sql$/, ''))
+    .sort();
+}
+
+/**
+ * Creates or upgrades the ttp-rule-store schema on a Postgres database with
+ * node-pg-migrate, exactly as `DATABASE_URL=… npx node-pg-migrate up -m
+ * node_modules/ttp-rule-store/migrations` would. Returns the migrations applied.
+ *
+ * @example await migrate('postgres://localhost/rules')
+ */
+export async function migratePostgres(url: string): Promise<string[]> {
+  try {
+    const applied = await runner({
+      databaseUrl: url,
+      dir: MIGRATIONS_DIR,
+      direction: 'up',
+      migrationsTable: MIGRATIONS_TABLE,
+      singleTransaction: true,
+      advisoryLockMode: 'wait',
+      log: () => {},
+    } as Parameters<typeof runner>[0]);
+    return applied.map((m) => m.name);
+  } catch (error) {
+    throw mapPostgresError(error, 'migrate');
+  }
+}
+
+/** Throws {@link MigrationRequiredError} (saying how to migrate) unless every shipped migration has run. */
+export async function assertMigrated(sql: Sql): Promise<void> {
+  const [row] = await sql<{ table: string | null }[]>`SELECT to_regclass(${MIGRATIONS_TABLE})::text AS table`;
+  const how = 'run `npx ttp-rules migrate --db <url>` (or `DATABASE_URL=<url> npx node-pg-migrate up -m node_modules/ttp-rule-store/migrations`), or open the store with { migrate: true }';
+  if (!row?.table) {
+    throw new MigrationRequiredError(`this database has no ttp-rule-store schema; ${how}`);
+  }
+  const rows = await sql<{ name: string }[]>`SELECT name FROM ${sql(MIGRATIONS_TABLE)}`;
+  const done = new Set(rows.map((r) => r.name));
+  const missing = knownMigrations().filter((name) => !done.has(name));
+  if (missing.length > 0) {
+    throw new MigrationRequiredError(`the ttp-rule-store schema is out of date (missing ${missing.join(', ')}); ${how}`);
+  }
+}

@@ -1,0 +1,259 @@
+import postgres, { type Sql, type TransactionSql } from 'postgres';
+import type { Logger } from 'pino';
+import type { LogEvent, RuleRow, StateRow } from '../../log/logEvent.js';
+import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
+import { createListenFeed } from '../../feed/listenFeed.js';
+import { createPollFeed } from '../../feed/pollFeed.js';
+import { assertMigrated, migratePostgres } from './migrate.js';
+import { mapPostgresError } from './postgresErrors.js';
+
+/** Options of the Postgres backend. */
+export interface PostgresBackendOptions {
+  url: string;
+  transport: 'listen' | 'poll';
+  pollIntervalMs: number;
+  safetyCheckMs: number;
+  migrate: boolean;
+  logger: Logger;
+  /** Connections in the query pool (default 4). */
+  maxConnections?: number;
+}
+
+type Json = Record<string, unknown>;
+
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function ruleRow(r: Json): RuleRow {
+  return {
+    ruleId: String(r['rule_id']),
+    ruleVersion: Number(r['rule_version']),
+    sourcePath: String(r['source_path'] ?? ''),
+    yamlContent: String(r['yaml_content']),
+    updatedAt: date(r['updated_at']),
+    updatedBy: String(r['updated_by'] ?? ''),
+  };
+}
+
+function stateRow(r: Json): StateRow {
+  const cm = r['confidence_max'];
+  return {
+    ruleId: String(r['rule_id']),
+    state: String(r['state']),
+    confidenceMax: cm === null || cm === undefined ? null : Number(cm),
+    expiresAt: dateOrNull(r['expires_at']),
+    reason: strOrNull(r['reason']),
+    setBy: strOrNull(r['set_by']),
+    setAt: dateOrNull(r['set_at']),
+  };
+}
+
+function logEvent(r: Json): LogEvent {
+  return {
+    position: BigInt(r['position'] as string),
+    ruleId: String(r['rule_id']),
+    entity: r['entity'] as 'rule' | 'state',
+    op: r['op'] as 'upsert' | 'delete',
+    rule: r['rule_row'] ? ruleRow(r['rule_row'] as Json) : null,
+    state: r['state_row'] ? stateRow(r['state_row'] as Json) : null,
+    actor: strOrNull(r['actor']),
+    at: date(r['recorded_at']),
+  };
+}
+
+const EVENT_COLUMNS = 'position::text AS position, rule_id, entity, op, rule_row, state_row, actor, recorded_at';
+/** Rows per INSERT statement in a batch (5 parameters each, well under Postgres' 65,535). */
+const WRITE_CHUNK = 2000;
+
+/** Opens the Postgres backend: checks (or applies) the schema, then returns the dialect. */
+export async function openPostgresBackend(options: PostgresBackendOptions): Promise<Backend> {
+  const log = options.logger.child({ component: 'store:postgres' });
+  if (options.migrate) await migratePostgres(options.url);
+  const sql: Sql = postgres(options.url, {
+    max: options.maxConnections ?? 4,
+    onnotice: () => {},
+    connection: { application_name: 'ttp-rule-store' },
+  });
+  const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw mapPostgresError(error, what);
+    }
+  };
+  try {
+    await assertMigrated(sql);
+  } catch (error) {
+    await sql.end({ timeout: 1 });
+    throw mapPostgresError(error, 'open');
+  }
+
+  const backend: Backend = {
+    kind: 'postgres',
+
+    readEvents: (after, limit, upTo) =>
+      guard('read the event log', async () => {
+        const rows =
+          upTo === undefined
+            ? await sql.unsafe(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > $1 ORDER BY position LIMIT $2`, [after.toString(), limit])
+            : await sql.unsafe(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > $1 AND position <= $3 ORDER BY position LIMIT $2`, [
+                after.toString(),
+                limit,
+                upTo.toString(),
+              ]);
+        return rows.map((r) => logEvent(r as Json));
+      }),
+
+    readHistory: (ruleId, limit, upTo) =>
+      guard('read the event log', async () => {
+        const rows = await sql.unsafe(
+          `SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
+            WHERE ($1::text IS NULL OR rule_id = $1) AND ($3::bigint IS NULL OR position <= $3)
+            ORDER BY position DESC LIMIT $2`,
+          [ruleId, limit, upTo === undefined ? null : upTo.toString()],
+        );
+        return rows.map((r) => logEvent(r as Json));
+      }),
+
+    readHead: () =>
+      guard('read the log head', async () => {
+        const [row] = await sql<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
+        return BigInt(row?.head ?? '0');
+      }),
+
+    readTail: () =>
+      guard('read the log tail', async () => {
+        const [row] = await sql<{ tail: string | null }[]>`SELECT min(position)::text AS tail FROM ttp_rule_event`;
+        return row?.tail ? BigInt(row.tail) : null;
+      }),
+
+    readSnapshot: () =>
+      guard('take a snapshot', async () => {
+        // One REPEATABLE READ snapshot: because positions follow commit order, the
+        // rows it sees are exactly the effect of the events up to its max(position).
+        return (await sql.begin('isolation level repeatable read read only', async (tx) => {
+          const [head] = await tx<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
+          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id`;
+          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id`;
+          return {
+            position: BigInt(head?.head ?? '0'),
+            rules: rules.map((r) => ruleRow(r as Json)),
+            states: states.map((r) => stateRow(r as Json)),
+          } satisfies RowSnapshot;
+        })) as RowSnapshot;
+      }),
+
+    readRule: (ruleId) =>
+      guard('read a rule', async () => {
+        const [row] = await sql`SELECT * FROM ttp_rule WHERE rule_id = ${ruleId}`;
+        return row ? ruleRow(row as Json) : null;
+      }),
+
+    readState: (ruleId) =>
+      guard('read a rule state', async () => {
+        const [row] = await sql`SELECT * FROM ttp_rule_state WHERE rule_id = ${ruleId}`;
+        return row ? stateRow(row as Json) : null;
+      }),
+
+    writeState: (w: StateWrite) =>
+      guard(`set the state of ${w.ruleId}`, async () => {
+        const [row] = await sql`
+          INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
+          VALUES (${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now())
+          ON CONFLICT (rule_id) DO UPDATE SET
+            state = excluded.state, confidence_max = excluded.confidence_max, expires_at = excluded.expires_at,
+            reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
+          RETURNING *`;
+        return stateRow(row as Json);
+      }),
+
+    deleteState: (ruleId, actor) =>
+      guard(`clear the state of ${ruleId}`, async () => {
+        const rows = await sql.begin(async (tx) => {
+          await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
+          return tx`DELETE FROM ttp_rule_state WHERE rule_id = ${ruleId} RETURNING rule_id`;
+        });
+        return rows.length > 0;
+      }),
+
+    writeRules: (rules, actor, prune) =>
+      guard('write rules', async () => {
+        if (rules.length === 1 && !prune) {
+          // The hot path (one edit): a single autocommit statement, one round trip.
+          const rows = await upsertChunk(sql, rules, actor);
+          return { upserted: rows, deleted: [] };
+        }
+        return (await sql.begin(async (tx) => {
+          await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
+          const upserted: string[] = [];
+          for (let i = 0; i < rules.length; i += WRITE_CHUNK) {
+            upserted.push(...(await upsertChunk(tx, rules.slice(i, i + WRITE_CHUNK), actor)));
+          }
+          let deleted: string[] = [];
+          if (prune) {
+            const keep = rules.map((r) => r.ruleId);
+            const rows = await tx`
+              DELETE FROM ttp_rule
+               WHERE starts_with(source_path, ${prune.under}) AND NOT (rule_id = ANY(${keep}::text[]))
+              RETURNING rule_id`;
+            deleted = rows.map((r) => String(r['rule_id']));
+          }
+          return { upserted, deleted } satisfies BatchResult;
+        })) as BatchResult;
+      }),
+
+    deleteRules: (ruleIds, actor) =>
+      guard('delete rules', async () => {
+        const rows = await sql.begin(async (tx) => {
+          await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
+          return tx`DELETE FROM ttp_rule WHERE rule_id = ANY(${[...ruleIds]}::text[]) RETURNING rule_id`;
+        });
+        return rows.map((r) => String(r['rule_id']));
+      }),
+
+    revertExpired: (ruleId) =>
+      guard('revert expired states', async () => {
+        const rows = await sql`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`;
+        return rows.map((r) => String(r['rule_id']));
+      }),
+
+    msUntilNextExpiry: () =>
+      guard('read the next expiry', async () => {
+        const [row] = await sql<{ ms: number | null }[]>`
+          SELECT (extract(epoch FROM min(expires_at) - now()) * 1000)::float8 AS ms
+            FROM ttp_rule_state WHERE expires_at IS NOT NULL`;
+        return row?.ms ?? null;
+      }),
+
+    createFeed: (): Feed =>
+      options.transport === 'poll'
+        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: log })
+        : createListenFeed({ url: options.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: log }),
+
+    close: async () => {
+      await sql.end({ timeout: 5 });
+    },
+  };
+  return backend;
+}
+
+async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string): Promise<string[]> {
+  const values = rules.map((r) => ({
+    rule_id: r.ruleId,
+    rule_version: r.ruleVersion,
+    source_path: r.sourcePath,
+    yaml_content: r.yamlContent,
+    updated_by: actor,
+  }));
+  // Identical content is left alone: no row change, no event, no doorbell.
+  const rows = await sql`
+    INSERT INTO ttp_rule ${sql(values, 'rule_id', 'rule_version', 'source_path', 'yaml_content', 'updated_by')}
+    ON CONFLICT (rule_id) DO UPDATE SET
+      rule_version = excluded.rule_version, source_path = excluded.source_path,
+      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by
+    WHERE (ttp_rule.rule_version, ttp_rule.source_path, ttp_rule.yaml_content)
+          IS DISTINCT FROM (excluded.rule_version, excluded.source_path, excluded.yaml_content)
+    RETURNING rule_id`;
+  return rows.map((r) => String(r['rule_id']));
+}

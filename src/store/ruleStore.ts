@@ -1,0 +1,125 @@
+import type { Observable } from 'rxjs';
+import type { CompiledRule } from '../domain/compileRule.js';
+import type { RuleStoreError, RuleValidationError } from '../domain/errors.js';
+import type { RuleChange } from '../domain/ruleChange.js';
+import type { RuleState, RuleStateInput, RuleStateName } from '../domain/ruleState.js';
+
+/** Rules as of one log position: apply every change after `position` to stay current. */
+export interface RuleSnapshot {
+  /** Decimal string; pass it to `changesSince`. */
+  readonly position: string;
+  readonly rules: readonly CompiledRule[];
+  /** Stored rows that do not compile (their last good version, if any, is in `rules`). */
+  readonly errors: readonly RuleValidationError[];
+}
+
+/** Options of `upsertRule`. */
+export interface UpsertRuleOptions {
+  /** Where the rule came from (a file path); the directory sync owns rules by it. */
+  sourcePath?: string;
+  /** Recorded as `updated_by` and as the event's actor (default `'api'`). */
+  updatedBy?: string;
+}
+
+/** What `upsertRule` did. */
+export interface UpsertRuleResult {
+  readonly ruleId: string;
+  readonly ruleVersion: number;
+  /** False when the stored rule already had identical content (no event). */
+  readonly changed: boolean;
+}
+
+/** One rule document for `upsertRules`. */
+export interface RuleDocumentInput {
+  readonly yaml: string | Uint8Array;
+  readonly sourcePath?: string;
+}
+
+/** Options of `upsertRules`. */
+export interface UpsertRulesOptions {
+  updatedBy?: string;
+  /** Also delete stored rules whose `source_path` starts with this prefix and that are not in the batch. */
+  pruneUnder?: string;
+}
+
+/** What `upsertRules` did. */
+export interface UpsertRulesResult {
+  readonly upserted: readonly string[];
+  readonly unchanged: readonly string[];
+  readonly deleted: readonly string[];
+}
+
+/** Options of `loadCompiled`. */
+export interface LoadCompiledOptions {
+  /** Throw the first bad row's error instead of reporting it (default false). */
+  strict?: boolean;
+}
+
+/** One stored rule row with its state, for listings (`ttp-rules list`). */
+export interface RuleListing {
+  readonly ruleId: string;
+  /** The `rule_version` column (the document's own is authoritative once compiled). */
+  readonly ruleVersion: number;
+  readonly sourcePath: string;
+  readonly updatedAt: Date;
+  readonly updatedBy: string;
+  readonly state: RuleState;
+  /** Null when the stored document compiles; otherwise why it does not. */
+  readonly error: RuleValidationError | null;
+}
+
+/** One entry of the event log, for `ttp-rules history`. */
+export interface HistoryEntry {
+  readonly position: string;
+  readonly at: Date;
+  readonly actor: string | null;
+  readonly ruleId: string;
+  readonly kind: 'definition' | 'deleted' | 'state';
+  /** For definitions: the stored `rule_version`. */
+  readonly ruleVersion: number | null;
+  /** For state changes: the state written (the default for a clear or revert). */
+  readonly state: RuleState | null;
+  /** For state changes: true when the store reverted an expired state. */
+  readonly expired: boolean;
+}
+
+/**
+ * The rule store: rules and their operational state in a database, and every
+ * change to either as a stream. Open one with `openRuleStore`.
+ */
+export interface RuleStore {
+  /** `'postgres'` or `'sqlite'`. */
+  readonly kind: 'postgres' | 'sqlite';
+  /** Every rule, compiled, with its state stamped. Bad rows are reported on `errors$` and skipped (or thrown with `strict`). */
+  loadCompiled(options?: LoadCompiledOptions): Promise<CompiledRule[]>;
+  /** Rules plus the position they are consistent at; continue with `changesSince(snapshot.position)`. */
+  snapshot(): Promise<RuleSnapshot>;
+  /** A rule's state; the default for unknown rules. An expired state reads as the default and is reverted. */
+  getState(ruleId: string): Promise<RuleState>;
+  /** Sets a rule's state, stamping `setBy` and `setAt`; raises on any failure. Returns the state stored. */
+  setState(ruleId: string, state: RuleStateInput | RuleStateName, setBy: string): Promise<RuleState>;
+  /** Reverts a rule to the default state; true when there was a state to clear. */
+  clearState(ruleId: string, setBy: string): Promise<boolean>;
+  /** Validates and stores one rule document. Throws `RuleValidationError` and changes nothing on bad input. */
+  upsertRule(yaml: string | Uint8Array, options?: UpsertRuleOptions): Promise<UpsertRuleResult>;
+  /** Validates every document, then stores them in one transaction (all or nothing). */
+  upsertRules(documents: readonly RuleDocumentInput[], options?: UpsertRulesOptions): Promise<UpsertRulesResult>;
+  /** Deletes a rule; true when it existed. */
+  deleteRule(ruleId: string, options?: { updatedBy?: string }): Promise<boolean>;
+  /** Every stored rule row with its state (expired states read as the default), sorted by id. */
+  listRules(): Promise<RuleListing[]>;
+  /** The newest log entries, newest first; of one rule when `ruleId` is given (default limit 50). */
+  history(options?: { ruleId?: string; limit?: number }): Promise<HistoryEntry[]>;
+  /** Live changes from the moment of subscription, in position order. */
+  readonly changes$: Observable<RuleChange>;
+  /** Every change after `position`, then live: no gap, no duplicate. */
+  changesSince(position: string | bigint): Observable<RuleChange>;
+  /** Stored rows that fail to compile, and background failures (the feed, the reader). */
+  readonly errors$: Observable<RuleStoreError>;
+  /** The last position this store has read and emitted. */
+  position(): string;
+  /** Resolves once this store has emitted every change up to `position`. */
+  waitForPosition(position: string | bigint): Promise<void>;
+  /** Stops the feed and closes every connection; streams complete. */
+  close(): Promise<void>;
+}
