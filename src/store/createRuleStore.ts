@@ -134,6 +134,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
           sourcePath: row.sourcePath,
           updatedAt: row.updatedAt,
           updatedBy: row.updatedBy,
+          yamlContent: row.yamlContent,
           state: effectiveState(stateFromRow(states.get(row.ruleId) ?? null), now),
           error,
         });
@@ -163,7 +164,8 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async getState(ruleId) {
       ensureOpen();
-      checkRuleId(ruleId);
+      // An id that can never be stored has the default state, like any unknown rule.
+      if (ruleIdProblem(ruleId) !== null) return DEFAULT_RULE_STATE;
       const row = await backend.readState(ruleId);
       const state = stateFromRow(row);
       if (isExpired(state)) {

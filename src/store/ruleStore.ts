@@ -63,6 +63,8 @@ export interface RuleListing {
   readonly sourcePath: string;
   readonly updatedAt: Date;
   readonly updatedBy: string;
+  /** The stored document, as written (`ttp-rules show` prints it). */
+  readonly yamlContent: string;
   readonly state: RuleState;
   /** Null when the stored document compiles; otherwise why it does not. */
   readonly error: RuleValidationError | null;

@@ -51,7 +51,7 @@ function stateRow(r: Json): StateRow {
 
 function logEvent(r: Json): LogEvent {
   return {
-    position: BigInt(r['position'] as string),
+    position: BigInt(String(r['position'])),
     ruleId: String(r['rule_id']),
     entity: r['entity'] as 'rule' | 'state',
     op: r['op'] as 'upsert' | 'delete',
@@ -62,7 +62,8 @@ function logEvent(r: Json): LogEvent {
   };
 }
 
-const EVENT_COLUMNS = 'position::text AS position, rule_id, entity, op, rule_row, state_row, actor, recorded_at';
+// int8 arrives as a decimal string from postgres.js; no cast, so ORDER BY sorts the column, not text.
+const EVENT_COLUMNS = 'position, rule_id, entity, op, rule_row, state_row, actor, recorded_at';
 /** Rows per INSERT statement in a batch (5 parameters each, well under Postgres' 65,535). */
 const WRITE_CHUNK = 2000;
 
