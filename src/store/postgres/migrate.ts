@@ -31,6 +31,9 @@ export async function migratePostgres(url: string): Promise<string[]> {
       databaseUrl: url,
       dir: MIGRATIONS_DIR,
       direction: 'up',
+      // As the stock CLI does: search_path = public while migrating (the log
+      // functions capture it with SET search_path FROM CURRENT).
+      schema: 'public',
       migrationsTable: MIGRATIONS_TABLE,
       singleTransaction: true,
       advisoryLockMode: 'wait',
