@@ -55,7 +55,8 @@ function fail(issues: RuleIssue[], options: ParseRuleOptions, ruleId: string | n
 function zodIssues(error: ZodError): RuleIssue[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join('.'),
-    message: issue.code === 'invalid_type' ? `expected ${String((issue as { expected?: unknown }).expected)}` : issue.message,
+    // zod says "Invalid input: expected string, received undefined" for a missing field.
+    message: issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? `is required (${issue.message.replace(/^Invalid input: | received undefined$/g, '').replace(/,$/, '')})` : issue.message.replace(/^Invalid input: /, ''),
   }));
 }
 
