@@ -29,6 +29,8 @@ export {
   type RuleStateInput,
   type RuleStateName,
 } from './domain/ruleState.js';
+export { watchRules, type WatchRulesOptions } from './engine/watchRules.js';
+export { createRuleIndex, applyToIndex, type RuleIndex, type RulePredicate } from './engine/ruleIndex.js';
 export { comparePositions, type RuleChange, type DefinitionChange, type DeletedChange, type StateChange } from './domain/ruleChange.js';
 export {
   RuleStoreError,

@@ -1,0 +1,81 @@
+import { withState, type CompiledRule } from '../domain/compileRule.js';
+import type { RuleChange } from '../domain/ruleChange.js';
+
+/**
+ * An immutable set of rules as an engine dispatches them: by id and by the event
+ * kind they apply to. Every change produces a new index; an index never changes
+ * after it is handed out, so a dispatcher can swap it atomically.
+ */
+export interface RuleIndex {
+  /** The log position this index reflects (decimal string). */
+  readonly position: string;
+  readonly byId: ReadonlyMap<string, CompiledRule>;
+  /** Rules per `applies_to` kind, sorted by rule id. */
+  readonly byKind: ReadonlyMap<string, readonly CompiledRule[]>;
+}
+
+/** Which rules an engine holds (default: all). */
+export type RulePredicate = (rule: CompiledRule) => boolean;
+
+const byRuleId = (a: CompiledRule, b: CompiledRule): number => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
+
+function freezeIndex(position: string, byId: Map<string, CompiledRule>, byKind: Map<string, readonly CompiledRule[]>): RuleIndex {
+  return Object.freeze({ position, byId, byKind });
+}
+
+/** Builds an index from a snapshot's rules, keeping those that pass `predicate`. */
+export function createRuleIndex(position: string, rules: readonly CompiledRule[], predicate: RulePredicate = () => true): RuleIndex {
+  const byId = new Map<string, CompiledRule>();
+  const kinds = new Map<string, CompiledRule[]>();
+  for (const rule of rules) {
+    if (!predicate(rule)) continue;
+    byId.set(rule.ruleId, rule);
+    for (const kind of rule.appliesTo) {
+      const list = kinds.get(kind) ?? [];
+      list.push(rule);
+      kinds.set(kind, list);
+    }
+  }
+  const byKind = new Map<string, readonly CompiledRule[]>();
+  for (const [kind, list] of kinds) byKind.set(kind, Object.freeze(list.sort(byRuleId)));
+  return freezeIndex(position, byId, byKind);
+}
+
+/**
+ * Applies one change and returns the next index (or the same one when the change
+ * does not concern it), with the seed's `RuleIndex` semantics: a definition swaps
+ * the rule (or evicts it when it no longer passes the predicate), a state change
+ * restamps a held rule and is ignored otherwise, a deletion evicts. Only the kinds
+ * the rule was or is in are rebuilt.
+ */
+export function applyToIndex(index: RuleIndex, change: RuleChange, predicate: RulePredicate = () => true): RuleIndex {
+  const held = index.byId.get(change.ruleId);
+  let next: CompiledRule | undefined;
+  if (change.kind === 'definition') {
+    // The definition carries the state in force at its position (the log is commit-ordered).
+    next = predicate(change.rule) ? change.rule : undefined;
+  } else if (change.kind === 'state') {
+    if (!held) return Object.freeze({ ...index, position: change.position });
+    next = withState(held, change.state);
+  } else {
+    next = undefined;
+  }
+  if (!held && !next) return Object.freeze({ ...index, position: change.position });
+
+  const byId = new Map(index.byId);
+  if (next) byId.set(change.ruleId, next);
+  else byId.delete(change.ruleId);
+
+  const byKind = new Map(index.byKind);
+  const touched = new Set([...(held?.appliesTo ?? []), ...(next?.appliesTo ?? [])]);
+  for (const kind of touched) {
+    const list = (index.byKind.get(kind) ?? []).filter((r) => r.ruleId !== change.ruleId);
+    if (next?.appliesTo.includes(kind)) {
+      list.push(next);
+      list.sort(byRuleId);
+    }
+    if (list.length > 0) byKind.set(kind, Object.freeze(list));
+    else byKind.delete(kind);
+  }
+  return freezeIndex(change.position, byId, byKind);
+}

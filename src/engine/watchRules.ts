@@ -1,0 +1,49 @@
+import { Observable } from 'rxjs';
+import type { RuleStore } from '../store/ruleStore.js';
+import { applyToIndex, createRuleIndex, type RuleIndex, type RulePredicate } from './ruleIndex.js';
+
+/** Options of {@link watchRules}. */
+export interface WatchRulesOptions {
+  /** Which rules to hold (default: all). A rule whose new definition fails it is evicted. */
+  predicate?: RulePredicate;
+}
+
+/**
+ * The engine's view of the rules: an observable of immutable {@link RuleIndex}
+ * snapshots. It takes `snapshot()` and then follows `changesSince(snapshot.position)`,
+ * so nothing falls between loading and subscribing. The first index is emitted
+ * once the snapshot is loaded, then one per change that concerns the held rules.
+ *
+ * @example
+ * watchRules(store, { predicate: (r) => r.appliesTo.includes('command') })
+ *   .subscribe((index) => { current = index; }); // swap atomically
+ */
+export function watchRules(store: RuleStore, options: WatchRulesOptions = {}): Observable<RuleIndex> {
+  const predicate = options.predicate ?? (() => true);
+  return new Observable<RuleIndex>((subscriber) => {
+    let closed = false;
+    let inner: { unsubscribe(): void } | null = null;
+    store
+      .snapshot()
+      .then((snapshot) => {
+        if (closed) return;
+        let index = createRuleIndex(snapshot.position, snapshot.rules, predicate);
+        subscriber.next(index);
+        inner = store.changesSince(snapshot.position).subscribe({
+          next: (change) => {
+            const next = applyToIndex(index, change, predicate);
+            const concerned = next.byId !== index.byId;
+            index = next;
+            if (concerned) subscriber.next(index);
+          },
+          error: (error) => subscriber.error(error),
+          complete: () => subscriber.complete(),
+        });
+      })
+      .catch((error) => subscriber.error(error));
+    return () => {
+      closed = true;
+      inner?.unsubscribe();
+    };
+  });
+}
