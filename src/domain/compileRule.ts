@@ -62,22 +62,24 @@ function zodIssues(error: ZodError): RuleIssue[] {
 
 function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RULE_BYTES;
-  if (typeof input !== 'string') {
+  let text: string;
+  if (typeof input === 'string') {
+    // A string's UTF-8 size is at most 3 bytes per UTF-16 unit; only measure when it could matter.
+    const bytes = input.length * 3 > maxBytes ? Buffer.byteLength(input, 'utf8') : 0;
+    if (bytes > maxBytes) fail([{ path: '', message: `document is ${bytes} bytes; the limit is ${maxBytes}` }], options, null, 'RULE_TOO_LARGE');
+    if (!input.isWellFormed()) fail([{ path: '', message: 'document contains unpaired UTF-16 surrogates (not valid UTF-8)' }], options);
+    text = input;
+  } else {
     if (input.byteLength > maxBytes) fail([{ path: '', message: `document is ${input.byteLength} bytes; the limit is ${maxBytes}` }], options, null, 'RULE_TOO_LARGE');
     try {
-      return utf8.decode(input);
+      text = utf8.decode(input);
     } catch {
       fail([{ path: '', message: 'document is not valid UTF-8' }], options);
     }
   }
-  // A string's UTF-8 size is at most 3 bytes per UTF-16 unit; only measure when it could matter.
-  if (input.length * 3 > maxBytes) {
-    const bytes = Buffer.byteLength(input, 'utf8');
-    if (bytes > maxBytes) fail([{ path: '', message: `document is ${bytes} bytes; the limit is ${maxBytes}` }], options, null, 'RULE_TOO_LARGE');
-  }
-  if (!input.isWellFormed()) fail([{ path: '', message: 'document contains unpaired UTF-16 surrogates (not valid UTF-8)' }], options);
-  if (input.includes('\u0000')) fail([{ path: '', message: 'document contains a NUL character' }], options);
-  return input;
+  // Postgres text cannot hold NUL, and no rule needs one.
+  if (text.includes('\u0000')) fail([{ path: '', message: 'document contains a NUL character' }], options);
+  return text;
 }
 
 /**
@@ -89,6 +91,11 @@ function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
  * @example const doc = parseRule(await readFile('rules/R1.yaml'), { source: 'rules/R1.yaml' })
  */
 export function parseRule(input: string | Uint8Array, options: ParseRuleOptions = {}): RuleDocument {
+  return readRuleDocument(input, options).doc;
+}
+
+/** {@link parseRule}, also returning the decoded text (what gets stored). */
+export function readRuleDocument(input: string | Uint8Array, options: ParseRuleOptions = {}): { doc: RuleDocument; text: string } {
   const text = decode(input, options);
   const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false, schema: 'core' });
   const problems = [...doc.errors, ...doc.warnings];
@@ -112,7 +119,7 @@ export function parseRule(input: string | Uint8Array, options: ParseRuleOptions 
   if (options.expectRuleId !== undefined && result.data.rule_id !== options.expectRuleId) {
     fail([{ path: 'rule_id', message: `document says '${result.data.rule_id}' but it is stored as '${options.expectRuleId}'` }], options);
   }
-  return result.data;
+  return { doc: result.data, text };
 }
 
 function deepFreeze<T>(value: T): T {

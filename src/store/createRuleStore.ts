@@ -1,6 +1,6 @@
 import { Subject } from 'rxjs';
 import type { Logger } from 'pino';
-import { parseRule, type CompiledRule } from '../domain/compileRule.js';
+import { readRuleDocument, type CompiledRule } from '../domain/compileRule.js';
 import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
 import { DEFAULT_RULE_STATE, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
@@ -204,8 +204,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async upsertRule(yaml, options = {}) {
       ensureOpen();
-      const doc = parseRule(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
-      const text = typeof yaml === 'string' ? yaml : Buffer.from(yaml).toString('utf8');
+      const { doc, text } = readRuleDocument(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
       const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text };
       const result = await backend.writeRules([write], options.updatedBy || 'api');
       afterWrite();
@@ -219,13 +218,12 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       const seen = new Map<string, string>();
       for (const document of documents) {
         try {
-          const doc = parseRule(document.yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: document.sourcePath ?? null });
+          const { doc, text } = readRuleDocument(document.yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: document.sourcePath ?? null });
           const previous = seen.get(doc.rule_id);
           if (previous !== undefined) {
             throw new RuleValidationError([{ path: 'rule_id', message: `duplicate: also defined in ${previous || 'another document'}` }], { ruleId: doc.rule_id, source: document.sourcePath ?? null });
           }
           seen.set(doc.rule_id, document.sourcePath ?? '');
-          const text = typeof document.yaml === 'string' ? document.yaml : Buffer.from(document.yaml).toString('utf8');
           writes.push({ ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: document.sourcePath ?? '', yamlContent: text });
         } catch (error) {
           if (error instanceof RuleValidationError) problems.push(error);
