@@ -49,7 +49,8 @@ const MAX_ALIAS_COUNT = 100;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function fail(issues: RuleIssue[], options: ParseRuleOptions, ruleId: string | null = null, code?: 'RULE_TOO_LARGE'): never {
-  throw new RuleValidationError(issues, { ruleId: ruleId ?? options.expectRuleId ?? null, source: options.source ?? null }, code ? { code } : undefined);
+  // A stored row is known by its key, whatever its document says.
+  throw new RuleValidationError(issues, { ruleId: options.expectRuleId ?? ruleId ?? null, source: options.source ?? null }, code ? { code } : undefined);
 }
 
 function zodIssues(error: ZodError): RuleIssue[] {
