@@ -246,11 +246,16 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     },
 
     async deleteRule(ruleId, options = {}) {
+      return (await store.deleteRules([ruleId], options)).length > 0;
+    },
+
+    async deleteRules(ruleIds, options = {}) {
       ensureOpen();
-      checkRuleId(ruleId);
-      const deleted = await backend.deleteRules([ruleId], options.updatedBy || 'api');
+      ruleIds.forEach(checkRuleId);
+      if (ruleIds.length === 0) return [];
+      const deleted = await backend.deleteRules(ruleIds, options.updatedBy || 'api');
       afterWrite();
-      return deleted.length > 0;
+      return deleted;
     },
 
     changesSince(position) {

@@ -108,6 +108,8 @@ export interface RuleStore {
   upsertRules(documents: readonly RuleDocumentInput[], options?: UpsertRulesOptions): Promise<UpsertRulesResult>;
   /** Deletes a rule; true when it existed. */
   deleteRule(ruleId: string, options?: { updatedBy?: string }): Promise<boolean>;
+  /** Deletes rules in one transaction; returns the ids that existed. */
+  deleteRules(ruleIds: readonly string[], options?: { updatedBy?: string }): Promise<string[]>;
   /** Every stored rule row with its state (expired states read as the default), sorted by id. */
   listRules(): Promise<RuleListing[]>;
   /** The newest log entries, newest first; of one rule when `ruleId` is given (default limit 50). */
