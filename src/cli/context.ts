@@ -68,7 +68,7 @@ export function redactUrl(url: string): string {
 /** Opens the store for a command; the caller closes it (see {@link withStore}). */
 export async function openStore(context: CliContext, url: string, options: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = {}): Promise<RuleStore> {
   context.logger.debug({ event: 'cli:store:open', url: redactUrl(url) }, 'opening the rule store');
-  return openRuleStore({ revertExpired: false, ...options, url, logger: context.logger.child({ component: 'store' }) });
+  return openRuleStore({ revertExpired: false, ...options, url, logger: context.logger });
 }
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */
@@ -89,7 +89,7 @@ export async function withStore<T>(
 /** Refuses a rule id that can never be stored, before touching the database. */
 export function checkRuleIdArgument(ruleId: string): string {
   if (!isValidRuleId(ruleId)) {
-    throw new UsageError(`invalid rule id ${JSON.stringify(ruleId.slice(0, 140))}: a rule id is one bus-topic segment of 1-128 characters, without '.', '*', '>' or whitespace`);
+    throw new UsageError(`invalid rule id ${JSON.stringify(String(ruleId).slice(0, 140))}: a rule id is one bus-topic segment of 1-128 characters, without '.', '*', '>' or whitespace`);
   }
   return ruleId;
 }

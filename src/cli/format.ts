@@ -15,12 +15,13 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 }
 
 /** A state in a few words: `enabled`, `disabled until …`, `clipped ≤ 0.5 until …`. */
-export function describeState(state: RuleState, now: Date = new Date()): string {
+export function describeState(state: RuleState, options: { setBy?: boolean; now?: Date } = {}): string {
+  const now = options.now ?? new Date();
   let text: string = state.state;
   if (state.state === 'clipped' && state.confidenceMax !== null) text += ` <= ${state.confidenceMax}`;
   if (state.expiresAt) text += ` until ${state.expiresAt.toISOString()} (in ${formatDuration(state.expiresAt.getTime() - now.getTime())})`;
   if (state.reason) text += `, reason ${JSON.stringify(state.reason)}`;
-  if (state.setBy) text += `, set by ${state.setBy}`;
+  if (state.setBy && options.setBy !== false) text += `, set by ${state.setBy}`;
   return text;
 }
 
@@ -73,7 +74,8 @@ export function changeLine(change: RuleChange): string {
   } else if (change.kind === 'deleted') {
     what = 'deleted';
   } else {
-    what = change.expired ? `state ${describeState(change.state)} (expired state reverted)` : `state ${describeState(change.state)}`;
+    const state = describeState(change.state, { setBy: false });
+    what = change.expired ? `state ${state} (expired state reverted)` : `state ${state}`;
   }
   return `${change.position.padStart(6)}  ${change.at.toISOString()}  ${change.ruleId}  ${what}${change.actor ? `  by ${change.actor}` : ''}`;
 }

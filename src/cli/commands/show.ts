@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { CliFailure } from '../cliErrors.js';
+import { addCommonOptions, checkRuleIdArgument, createContext, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
+import { describeState, listingJson } from '../format.js';
+import { printJson, printLine } from '../output.js';
+import type { ActionRunner } from '../program.js';
+
+/** `ttp-rules show <rule_id>`: one rule's YAML and state. */
+export function registerShow(program: Command, run: ActionRunner): void {
+  const command = program
+    .command('show')
+    .description("print one stored rule: its state and its YAML as stored (exit 1 if it is not stored)")
+    .argument('<rule_id>', 'the rule id')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ttp-rules show EX001_ssh_bruteforce
+  $ ttp-rules show EX001_ssh_bruteforce --json | jq .state`,
+    );
+  addCommonOptions(command, { database: true }).action(
+    run(async (ruleId: string, options: DatabaseOptions) => {
+      checkRuleIdArgument(ruleId);
+      const context = await createContext(options);
+      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules());
+      const rule = rules.find((r) => r.ruleId === ruleId);
+      if (!rule) throw new CliFailure(`rule ${ruleId} is not stored`);
+      if (context.json) {
+        printJson({ ...listingJson(rule), yaml: rule.yamlContent });
+        return 0;
+      }
+      printLine(`rule_id:     ${rule.ruleId}`);
+      printLine(`version:     ${rule.ruleVersion}`);
+      printLine(`source:      ${rule.sourcePath || '-'}`);
+      printLine(`updated:     ${rule.updatedAt.toISOString()} by ${rule.updatedBy || '-'}`);
+      printLine(`state:       ${describeState(rule.state)}${rule.state.setAt ? ` at ${rule.state.setAt.toISOString()}` : ''}`);
+      if (rule.error) printLine(`problem:     ${rule.error.message} (the last good version stays in force)`);
+      printLine('---');
+      for (const line of rule.yamlContent.replace(/\n$/, '').split('\n')) printLine(line);
+      return 0;
+    }),
+  );
+}

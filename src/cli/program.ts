@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { RuleStoreError } from '../index.js';
+import { CliFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './cliErrors.js';
+import { registerApply } from './commands/apply.js';
+import { registerCheck } from './commands/check.js';
+import { registerHistory } from './commands/history.js';
+import { registerList } from './commands/list.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerShow } from './commands/show.js';
+import { registerStart } from './commands/start.js';
+import { registerState } from './commands/state.js';
+import { registerValidate } from './commands/validate.js';
+import { registerWatch } from './commands/watch.js';
+import { printStatus, writeStdout } from './output.js';
+
+/** Wraps a command's action: its resolved value is the process exit code. */
+export type ActionRunner = <A extends unknown[]>(action: (...args: A) => Promise<number>) => (...args: A) => Promise<void>;
+
+/** Store errors that come from the command line rather than from the database. */
+const USAGE_CODES = new Set(['CONFIG_INVALID', 'POSITION_INVALID', 'STATE_INVALID']);
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function oneLine(text: string): string {
+  return text.trim().replace(/\s*\n\s*/g, ' ');
+}
+
+/** Builds the `ttp-rules` program; `run` records each action's exit code. */
+export function createProgram(run: ActionRunner): Command {
+  const program = new Command('ttp-rules')
+    .description('Detection rules and their operational state in Postgres or SQLite, with every change pushed to every rule engine.')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => writeStdout(text),
+      writeErr: (text) => process.stderr.write(text),
+      outputError: (text, write) => write(`ttp-rules: ${oneLine(text)}\n`),
+    })
+    .addHelpText(
+      'after',
+      `
+Database: --db URL, else $TTP_RULES_DB, else $DATABASE_URL, else the embedded
+SQLite file ./ttp-rules.db. URLs: postgres://user@host/db, sqlite:path (a value
+without a scheme is a SQLite path).
+
+Exit codes: 0 ok, 1 failure (invalid rules, database errors, rule not stored),
+2 usage error (bad arguments or options).
+
+Examples:
+  $ ttp-rules start                                   # load ./rules, print live changes
+  $ ttp-rules state EX001_ssh_bruteforce disable --for 10m --reason "pentest"
+  $ ttp-rules validate rules/
+  $ ttp-rules <command> --help`,
+    );
+  registerMigrate(program, run);
+  registerValidate(program, run);
+  registerApply(program, run);
+  registerList(program, run);
+  registerShow(program, run);
+  registerState(program, run);
+  registerWatch(program, run);
+  registerHistory(program, run);
+  registerCheck(program, run);
+  registerStart(program, run);
+  return program;
+}
+
+/** Maps anything a command threw to one stderr line and an exit code; never a stack trace for user mistakes. */
+export function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (or the help/version).
+    return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (error instanceof UsageError) {
+    printStatus(`ttp-rules: error: ${oneLine(error.message)}`);
+    return EXIT_USAGE;
+  }
+  if (error instanceof CliFailure) {
+    printStatus(`ttp-rules: error: ${oneLine(error.message)}`);
+    return EXIT_FAILURE;
+  }
+  if (RuleStoreError.is(error)) {
+    printStatus(`ttp-rules: error: ${oneLine(error.message)} [${error.code}]`);
+    return USAGE_CODES.has(error.code) ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  printStatus(`ttp-rules: error: ${oneLine(message)}`);
+  if (process.env['TTP_RULES_DEBUG'] && error instanceof Error && error.stack) printStatus(error.stack);
+  return EXIT_FAILURE;
+}
+
+/**
+ * Runs `ttp-rules` with `argv` (without `node` and the script) and resolves
+ * with the exit code.
+ */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const run: ActionRunner = (action) => async (...args) => {
+    exitCode = await action(...args);
+  };
+  try {
+    await createProgram(run).parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error);
+  }
+}
