@@ -1,4 +1,5 @@
 import { withState, type CompiledRule } from '../domain/compileRule.js';
+import type { RuleState } from '../domain/ruleState.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 
 /**
@@ -78,4 +79,38 @@ export function applyToIndex(index: RuleIndex, change: RuleChange, predicate: Ru
     else byKind.delete(kind);
   }
   return freezeIndex(change.position, byId, byKind);
+}
+
+/** The JSON form of an index, for an engine that wants a warm restart from its last position. */
+export interface RuleIndexJson {
+  readonly position: string;
+  readonly rules: readonly unknown[];
+}
+
+/** Serialises an index (dates as ISO strings); restore it with {@link ruleIndexFromJson}. */
+export function ruleIndexToJson(index: RuleIndex): RuleIndexJson {
+  return { position: index.position, rules: [...index.byId.values()] };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const reviveDate = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(String(v)));
+
+/**
+ * Restores an index saved with {@link ruleIndexToJson} (for example parsed from a
+ * file); pass it to `watchRules(store, { from })` to resume after its position.
+ */
+export function ruleIndexFromJson(json: RuleIndexJson, predicate: RulePredicate = () => true): RuleIndex {
+  const rules = json.rules.map((raw) => {
+    const rule = raw as CompiledRule & { state: Record<string, unknown> };
+    const state: RuleState = { ...(rule.state as unknown as RuleState), expiresAt: reviveDate(rule.state['expiresAt']), setAt: reviveDate(rule.state['setAt']) };
+    return deepFreeze({ ...rule, state });
+  });
+  return createRuleIndex(String(json.position), rules, predicate);
 }

@@ -6,6 +6,11 @@ import { applyToIndex, createRuleIndex, type RuleIndex, type RulePredicate } fro
 export interface WatchRulesOptions {
   /** Which rules to hold (default: all). A rule whose new definition fails it is evicted. */
   predicate?: RulePredicate;
+  /**
+   * Resume from an index held earlier (e.g. restored with `ruleIndexFromJson`
+   * after a restart) instead of loading a snapshot: follows `changesSince(from.position)`.
+   */
+  from?: RuleIndex;
 }
 
 /**
@@ -23,13 +28,15 @@ export function watchRules(store: RuleStore, options: WatchRulesOptions = {}): O
   return new Observable<RuleIndex>((subscriber) => {
     let closed = false;
     let inner: { unsubscribe(): void } | null = null;
-    store
-      .snapshot()
-      .then((snapshot) => {
+    const start = options.from
+      ? Promise.resolve(options.from)
+      : store.snapshot().then((snapshot) => createRuleIndex(snapshot.position, snapshot.rules, predicate));
+    start
+      .then((first) => {
         if (closed) return;
-        let index = createRuleIndex(snapshot.position, snapshot.rules, predicate);
+        let index = first;
         subscriber.next(index);
-        inner = store.changesSince(snapshot.position).subscribe({
+        inner = store.changesSince(index.position).subscribe({
           next: (change) => {
             const next = applyToIndex(index, change, predicate);
             const concerned = next.byId !== index.byId;

@@ -187,7 +187,9 @@ export async function syncDirectory(store: RuleStore, dir: string, options: Sync
 
   if (options.watch) {
     // Watch first, then reconcile: a save made during the reconcile is not lost.
-    watcher = watch(root, { ignoreInitial: true, depth: 0, ignored: (path, stats) => Boolean(stats?.isFile()) && !isRuleFile(path) });
+    // atomic: false — our own quiet window coalesces unlink+add (editors that move the
+    // old file away and write a new one), and idle() can see it, unlike chokidar's timer.
+    watcher = watch(root, { ignoreInitial: true, depth: 0, atomic: false, ignored: (path, stats) => Boolean(stats?.isFile()) && !isRuleFile(path) });
     watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);
     watcher.on('error', (error) => log.warn({ event: 'sync:watch:error', err: error }, 'file watcher error'));
     await new Promise<void>((ready) => watcher!.once('ready', () => ready()));
