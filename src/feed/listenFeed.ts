@@ -16,8 +16,8 @@ type CreateSubscriber = typeof import('pg-listen').default;
 const createSubscriber: CreateSubscriber =
   (pgListen as unknown as { default?: CreateSubscriber }).default ?? (pgListen as unknown as CreateSubscriber);
 
-/** Reconnect backoff: 100 ms doubling to 5 s, forever. */
-const backoff = (attempt: number): number => Math.min(100 * 2 ** Math.max(0, attempt), 5000);
+/** Reconnect backoff: 100 ms doubling to 1 s, forever (a worker back within a second of its database). */
+const backoff = (attempt: number): number => Math.min(100 * 2 ** Math.max(0, attempt), 1000);
 
 /**
  * A feed that rings on Postgres NOTIFY, through one pg-listen connection.

@@ -33,7 +33,7 @@ export interface LogReader {
 }
 
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+const RETRY_MAX_MS = 2000;
 
 /**
  * Creates the reader that turns the log into `RuleChange`s. On every doorbell it

@@ -16,7 +16,7 @@ export interface ReplayOptions {
   onError: (error: RuleStoreError) => void;
 }
 
-const RETRY_MAX_MS = 5000;
+const RETRY_MAX_MS = 2000;
 
 /**
  * `changesSince(from)`: replays the log after `from`, then goes live, with no gap
