@@ -1,19 +1,262 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { RuleStoreError } from '../../domain/errors.js';
-import type { Backend } from '../backend.js';
+import { EXPIRY_ACTOR } from '../../log/logEvent.js';
+import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
+import { createPollFeed } from '../../feed/pollFeed.js';
+import { applySqliteSchema } from './migrate.js';
+import { openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
+import { mapSqliteError } from './sqliteErrors.js';
+import { EVENT_COLUMNS, decodeEvent, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
+
+export { migrateSqlite } from './migrate.js';
 
 /** Options of the SQLite backend. */
 export interface SqliteBackendOptions {
+  /** File path, or `:memory:` (one private database, for tests). */
   path: string;
+  /** Interval of the `PRAGMA data_version` probe, ms. */
   pollIntervalMs: number;
+  /** Create or upgrade the schema on open (otherwise refuse an unmigrated file). */
   migrate: boolean;
   logger: Logger;
 }
 
-export async function openSqliteBackend(_options: SqliteBackendOptions): Promise<Backend> {
-  throw new RuleStoreError('CONFIG_INVALID', 'SQLite backend not implemented yet');
+type Row = Record<string, unknown>;
+
+/** The database's clock, in the stored format: fixed for one statement, triggers included. */
+const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
+
+/**
+ * Opens the SQLite backend: one better-sqlite3 connection, the schema checked
+ * (or applied) on open, the same tables and log as Postgres, and a poll feed
+ * whose probe is `PRAGMA data_version`.
+ *
+ * better-sqlite3 is synchronous: every method runs to completion before it
+ * returns its promise, so statements on this connection never interleave. A
+ * write waits up to the busy timeout for another process's write lock.
+ *
+ * @example const backend = await openSqliteBackend({ path: './ttp-rules.db', pollIntervalMs: 100, migrate: true, logger });
+ */
+export async function openSqliteBackend(options: SqliteBackendOptions): Promise<Backend> {
+  const log = options.logger.child({ component: 'store:sqlite' });
+  const db = openSqliteDatabase(options.path, { create: options.migrate, logger: log });
+  try {
+    applySqliteSchema(db, { path: options.path, migrate: options.migrate, logger: log });
+    return createSqliteBackend(db, options, log);
+  } catch (error) {
+    db.close();
+    throw mapSqliteError(error, `open the SQLite database ${options.path}`);
+  }
 }
 
-export async function migrateSqlite(_path: string): Promise<string[]> {
-  throw new RuleStoreError('CONFIG_INVALID', 'SQLite backend not implemented yet');
+/** The Backend over an open, migrated connection (prepares every statement up front). */
+function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, log: Logger): Backend {
+
+  const guard = async <T>(what: string, run: () => T): Promise<T> => {
+    // Yield to the event loop first, as a network driver would: a caller that
+    // awaits writes in a loop would otherwise run on microtasks only and starve
+    // timers and I/O (the poll feed, the expiry timer, timeouts).
+    await yieldToEventLoop();
+    try {
+      return run();
+    } catch (error) {
+      throw mapSqliteError(error, what);
+    }
+  };
+  const prepare = (sql: string) => db.prepare<unknown[], Row>(sql);
+  // Positions are 64-bit: event queries return them as bigint.
+  const prepareEvents = (sql: string) => prepare(sql).safeIntegers(true);
+
+  const q = {
+    eventsAfter: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > ? ORDER BY position LIMIT ?`),
+    eventsBetween: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`),
+    historyAll: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position <= ? ORDER BY position DESC LIMIT ?`),
+    historyRule: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE rule_id = ? AND position <= ? ORDER BY position DESC LIMIT ?`),
+    head: prepare('SELECT coalesce(max(position), 0) AS head FROM ttp_rule_event').safeIntegers(true),
+    tail: prepare('SELECT min(position) AS tail FROM ttp_rule_event').safeIntegers(true),
+    allRules: prepare('SELECT * FROM ttp_rule ORDER BY rule_id'),
+    allStates: prepare('SELECT * FROM ttp_rule_state ORDER BY rule_id'),
+    rule: prepare('SELECT * FROM ttp_rule WHERE rule_id = ?'),
+    state: prepare('SELECT * FROM ttp_rule_state WHERE rule_id = ?'),
+    setActor: prepare('INSERT OR REPLACE INTO ttp_rule_store_actor (id, actor) VALUES (1, ?)'),
+    clearActor: prepare('DELETE FROM ttp_rule_store_actor'),
+    upsertState: prepare(`
+      INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
+      VALUES (?, ?, ?, ?, ?, ?, ${NOW})
+      ON CONFLICT (rule_id) DO UPDATE SET
+        state = excluded.state, confidence_max = excluded.confidence_max, expires_at = excluded.expires_at,
+        reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
+      RETURNING *`),
+    deleteState: prepare('DELETE FROM ttp_rule_state WHERE rule_id = ? RETURNING rule_id'),
+    // Identical content is left alone: no row change, no event. updated_at is
+    // written here as the trigger would set it, so the trigger need not touch the row.
+    upsertRule: prepare(`
+      INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_at, updated_by)
+      VALUES (?, ?, ?, ?, ${NOW}, ?)
+      ON CONFLICT (rule_id) DO UPDATE SET
+        rule_version = excluded.rule_version, source_path = excluded.source_path,
+        yaml_content = excluded.yaml_content, updated_at = excluded.updated_at, updated_by = excluded.updated_by
+      WHERE ttp_rule.rule_version IS NOT excluded.rule_version OR ttp_rule.source_path IS NOT excluded.source_path
+         OR ttp_rule.yaml_content IS NOT excluded.yaml_content
+      RETURNING rule_id`),
+    pruneRules: prepare(`
+      DELETE FROM ttp_rule
+       WHERE substr(source_path, 1, length(@under)) = @under AND rule_id NOT IN (SELECT value FROM json_each(@keep))
+      RETURNING rule_id`),
+    deleteRules: prepare('DELETE FROM ttp_rule WHERE rule_id IN (SELECT value FROM json_each(?)) RETURNING rule_id'),
+    anyExpired: prepare(`SELECT 1 FROM ttp_rule_state WHERE expires_at <= ${NOW} AND (@ruleId IS NULL OR rule_id = @ruleId) LIMIT 1`),
+    revertExpired: prepare(`DELETE FROM ttp_rule_state WHERE expires_at <= ${NOW} AND (@ruleId IS NULL OR rule_id = @ruleId) RETURNING rule_id`),
+    nextExpiry: prepare(`
+      SELECT (julianday(min(expires_at)) - julianday('now')) * 86400000.0 AS ms
+        FROM ttp_rule_state WHERE expires_at IS NOT NULL`),
+    dataVersion: prepare('PRAGMA data_version').pluck(),
+  };
+
+  /**
+   * Runs `work` in one IMMEDIATE transaction (the write lock is taken at BEGIN,
+   * so a second writer waits instead of failing to upgrade a read snapshot),
+   * with `actor` recorded for the delete events its triggers write. The actor
+   * row is removed before commit, so no other connection ever sees it.
+   */
+  const actorTransaction = db.transaction((actor: string, work: () => unknown) => {
+    q.setActor.run(actor);
+    const result = work();
+    q.clearActor.run();
+    return result;
+  });
+  const writeAs = <T>(actor: string, work: () => T): T => actorTransaction.immediate(actor, work) as T;
+
+  // One read transaction: in WAL mode it sees one committed state, and because
+  // positions follow commit order, the rows are exactly the effect of the events
+  // up to its max(position).
+  const snapshotTransaction = db.transaction(
+    (): RowSnapshot => ({
+      position: BigInt(q.head.get()?.['head'] as bigint),
+      rules: q.allRules.all().map(decodeRuleRow),
+      states: q.allStates.all().map(decodeStateRow),
+    }),
+  );
+
+  /** The feed's doorbell, once started: rung for writes the store does not announce itself. */
+  let ring: ((reason: string) => void) | null = null;
+  const ids = (rows: Row[]): string[] => rows.map((r) => String(r['rule_id']));
+  const MAX_POSITION = 9223372036854775807n;
+
+  const backend: Backend = {
+    kind: 'sqlite',
+
+    readEvents: (after, limit, upTo) =>
+      guard('read the event log', () => {
+        const rows = upTo === undefined ? q.eventsAfter.all(after, limit) : q.eventsBetween.all(after, upTo, limit);
+        return rows.map(decodeEvent);
+      }),
+
+    readHistory: (ruleId, limit, upTo) =>
+      guard('read the event log', () => {
+        const bound = upTo ?? MAX_POSITION;
+        const rows = ruleId === null ? q.historyAll.all(bound, limit) : q.historyRule.all(ruleId, bound, limit);
+        return rows.map(decodeEvent);
+      }),
+
+    readHead: () => guard('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
+
+    readTail: () =>
+      guard('read the log tail', () => {
+        const tail = q.tail.get()?.['tail'];
+        return tail === null || tail === undefined ? null : BigInt(tail as bigint);
+      }),
+
+    readSnapshot: () => guard('take a snapshot', () => snapshotTransaction()),
+
+    readRule: (ruleId) =>
+      guard('read a rule', () => {
+        const row = q.rule.get(ruleId);
+        return row ? decodeRuleRow(row) : null;
+      }),
+
+    readState: (ruleId) =>
+      guard('read a rule state', () => {
+        const row = q.state.get(ruleId);
+        return row ? decodeStateRow(row) : null;
+      }),
+
+    writeState: (w: StateWrite) =>
+      guard(`set the state of ${w.ruleId}`, () => {
+        const row = q.upsertState.get(w.ruleId, w.state, w.confidenceMax, encodeDate(w.expiresAt), w.reason, w.setBy);
+        return decodeStateRow(row!);
+      }),
+
+    deleteState: (ruleId, actor) =>
+      guard(`clear the state of ${ruleId}`, () => writeAs(actor, () => q.deleteState.all(ruleId).length > 0)),
+
+    writeRules: (rules: readonly RuleWrite[], actor, prune) =>
+      guard('write rules', (): BatchResult => {
+        const upsert = (r: RuleWrite): boolean => q.upsertRule.get(r.ruleId, r.ruleVersion, r.sourcePath, r.yamlContent, actor) !== undefined;
+        if (rules.length === 1 && !prune) {
+          // The hot path (one edit): a single autocommit statement.
+          return { upserted: upsert(rules[0]!) ? [rules[0]!.ruleId] : [], deleted: [] };
+        }
+        return writeAs(actor, () => {
+          const upserted = rules.filter(upsert).map((r) => r.ruleId);
+          const deleted = prune ? ids(q.pruneRules.all({ under: prune.under, keep: JSON.stringify(rules.map((r) => r.ruleId)) })) : [];
+          return { upserted, deleted };
+        });
+      }),
+
+    deleteRules: (ruleIds, actor) =>
+      guard('delete rules', () => writeAs(actor, () => ids(q.deleteRules.all(JSON.stringify(ruleIds))))),
+
+    revertExpired: (ruleId) =>
+      guard('revert expired states', () => {
+        // Nothing due: do not take the write lock. Otherwise one conditional
+        // delete under the lock: in a swarm only the first process deletes
+        // anything, and every process sees its one event.
+        if (q.anyExpired.get({ ruleId: ruleId ?? null }) === undefined) return [];
+        const reverted = writeAs(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null })));
+        // The expiry timer calls this outside the store's write path, and our own
+        // commits never change our data_version: ring the doorbell ourselves.
+        if (reverted.length > 0) ring?.('expiry');
+        return reverted;
+      }),
+
+    msUntilNextExpiry: () =>
+      guard('read the next expiry', () => {
+        const ms = q.nextExpiry.get()?.['ms'];
+        return typeof ms === 'number' ? ms : null;
+      }),
+
+    createFeed: (): Feed => {
+      // data_version changes only when another connection commits, and costs a
+      // look at the shared WAL index (no file read) when nothing changed. Writes
+      // through this connection wake the reader directly (kickOnLocalWrite).
+      let seen = q.dataVersion.get();
+      const poll = createPollFeed({
+        intervalMs: options.pollIntervalMs,
+        logger: log,
+        probe: () => {
+          const now = q.dataVersion.get();
+          if (now === seen) return false;
+          seen = now;
+          return true;
+        },
+      });
+      return {
+        kickOnLocalWrite: poll.kickOnLocalWrite,
+        start: async (onDoorbell) => {
+          ring = onDoorbell;
+          await poll.start(onDoorbell);
+        },
+        close: async () => {
+          ring = null;
+          await poll.close();
+        },
+      };
+    },
+
+    close: async () => {
+      db.close();
+    },
+  };
+  log.info({ event: 'store:sqlite:open', path: options.path }, 'SQLite database open');
+  return backend;
 }

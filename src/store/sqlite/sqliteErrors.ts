@@ -1,0 +1,55 @@
+import { MigrationRequiredError, RuleStoreError, StoreUnavailableError } from '../../domain/errors.js';
+
+/**
+ * Result-code prefixes (better-sqlite3 puts the extended code, e.g.
+ * `SQLITE_BUSY_SNAPSHOT`, in `code`) that mean "the file cannot be used right
+ * now": another writer holds the lock past the busy timeout, or the file is
+ * missing, unreadable or not a database.
+ */
+const UNAVAILABLE_PREFIXES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_PROTOCOL'];
+
+const CHECK_FAILED = /CHECK constraint failed: ([A-Za-z0-9_]+)/;
+
+/** True for errors that mean "the database cannot be used right now" (retry later). */
+export function isSqliteUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNAVAILABLE_PREFIXES.some((prefix) => code.startsWith(prefix));
+}
+
+/**
+ * Maps a better-sqlite3 error to a {@link RuleStoreError} by its result code,
+ * keeping the original as `cause`. `what` says what was being done, for the
+ * message. A CHECK constraint on `ttp_rule_state` becomes `STATE_INVALID`, one
+ * on `ttp_rule` `RULE_INVALID` (every constraint in sql/sqlite is named after
+ * its table, as on Postgres).
+ */
+export function mapSqliteError(error: unknown, what: string): RuleStoreError {
+  if (RuleStoreError.is(error)) return error;
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const detail = typeof e?.message === 'string' ? e.message : String(error);
+  if (error instanceof TypeError && /database connection is not open/i.test(detail)) {
+    return new RuleStoreError('STORE_CLOSED', `${what}: the SQLite connection is closed`, { cause: error });
+  }
+  if (isSqliteUnavailable(error)) {
+    return new StoreUnavailableError(`${what}: the SQLite database is unavailable (${code}): ${detail}`, { cause: error });
+  }
+  if (code === 'SQLITE_CONSTRAINT_CHECK') {
+    const constraint = CHECK_FAILED.exec(detail)?.[1] ?? '';
+    return new RuleStoreError(
+      constraint.startsWith('ttp_rule_state') ? 'STATE_INVALID' : 'RULE_INVALID',
+      `${what}: refused by the database constraint ${constraint}`.trim(),
+      { cause: error },
+    );
+  }
+  if (code === 'SQLITE_ERROR' && /no such (table|view|column)/i.test(detail)) {
+    return new MigrationRequiredError(
+      `${what}: the ttp-rule-store schema is missing or out of date (${detail}); run \`npx ttp-rules migrate --db sqlite:PATH\` or open the store with { migrate: true }`,
+      { cause: error },
+    );
+  }
+  if (code.startsWith('SQLITE_READONLY')) {
+    return new RuleStoreError('WRITE_FAILED', `${what}: the SQLite database is read-only (${detail})`, { cause: error });
+  }
+  return new RuleStoreError('WRITE_FAILED', `${what}: ${detail}`, { cause: error });
+}
