@@ -60,9 +60,10 @@ export async function createBackendFixture(name: BackendName, label: string): Pr
         db.pragma('busy_timeout = 5000');
         raw = {
           async run(sql, params = []) {
-            const stmt = db.prepare(sql.replace(/\$(\d+)/g, '?$1'));
-            const args = params.map((p) => (p instanceof Date ? p.toISOString() : p));
-            return stmt.reader ? (stmt.all(...args) as Record<string, unknown>[]) : (stmt.run(...args), []);
+            // $1-style placeholders become named ones (better-sqlite3 binds ?NNN only positionally).
+            const stmt = db.prepare(sql.replace(/\$(\d+)/g, '@p$1'));
+            const args = Object.fromEntries(params.map((p, i) => [`p${i + 1}`, p instanceof Date ? p.toISOString() : p]));
+            return stmt.reader ? (stmt.all(args) as Record<string, unknown>[]) : (stmt.run(args), []);
           },
           async close() {
             db.close();
