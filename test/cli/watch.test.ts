@@ -20,7 +20,7 @@ interface ChangeJson {
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-for (const backend of ['postgres'] as const) {
+for (const backend of ['postgres', 'sqlite'] as const) {
   describe(`ttp-rules watch --json (${backend})`, () => {
     let url: string;
     let drop: () => Promise<void>;
@@ -107,11 +107,13 @@ for (const backend of ['postgres'] as const) {
     it('pushes an expiry revert on time', async () => {
       const watcher = watch();
       await watcher.waitForJson(() => true, 15_000, 'ready');
-      assert.equal((await runCli(['state', 'W1', 'disable', '--for', '1s', '--db', url])).code, 0);
+      const disable = await runCli(['state', 'W1', 'disable', '--for', '1s', '--db', url]);
+      assert.equal(disable.code, 0, disable.stderr);
       await watcher.waitForJson<ChangeJson>((c) => c.kind === 'state' && c.state?.state === 'disabled', 10_000, 'the disable');
       const revert = await watcher.waitForJson<ChangeJson>((c) => c.kind === 'state' && c.expired === true, 10_000, 'the expiry revert');
       assert.equal(revert.state!.state, 'enabled');
-      assert.equal((await watcher.stop()).code, 0);
+      const stopped = await watcher.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
     });
 
     it('exits quietly when its reader goes away (EPIPE)', async () => {

@@ -19,7 +19,7 @@ export interface CliOptions {
   cwd?: string;
   /** The whole environment (default: {@link cliEnv}()). */
   env?: NodeJS.ProcessEnv;
-  /** Kill the process and fail after this long (default 30 s). */
+  /** Kill the process and fail after this long (default 120 s; long-running commands are stopped by the test). */
   timeoutMs?: number;
 }
 
@@ -106,7 +106,7 @@ export function spawnCli(args: readonly string[], options: CliOptions = {}): Cli
     stderr += chunk;
     for (const check of [...waiters]) check();
   });
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 120_000;
   const exited = new Promise<CliResult>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
