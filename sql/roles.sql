@@ -34,11 +34,14 @@ $$;
 GRANT ttp_rules_reader TO ttp_rules_operator;
 GRANT ttp_rules_operator TO ttp_rules_author;
 
-REVOKE ALL ON ttp_rule, ttp_rule_state, ttp_rule_event FROM PUBLIC;
+REVOKE ALL ON ttp_rule, ttp_rule_state, ttp_rule_event, ttp_rule_log_meta, ttp_rule_consumer FROM PUBLIC;
+REVOKE ALL ON FUNCTION ttp_rule_prune_log(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ttp_rule_revert_expired(text) FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA public TO ttp_rules_reader;
-GRANT SELECT ON ttp_rule, ttp_rule_state, ttp_rule_event, pgmigrations TO ttp_rules_reader;
+GRANT SELECT ON ttp_rule, ttp_rule_state, ttp_rule_event, ttp_rule_log_meta, ttp_rule_consumer, pgmigrations TO ttp_rules_reader;
+-- Named consumers (bridges, engines) keep their own checkpoint.
+GRANT INSERT, UPDATE ON ttp_rule_consumer TO ttp_rules_reader;
 GRANT EXECUTE ON FUNCTION ttp_rule_revert_expired(text) TO ttp_rules_reader;
 
 GRANT INSERT, UPDATE, DELETE ON ttp_rule_state TO ttp_rules_operator;

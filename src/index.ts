@@ -15,6 +15,10 @@ export type {
   LoadCompiledOptions,
   RuleListing,
   HistoryEntry,
+  PruneOptions,
+  PruneResult,
+  ConsumerInfo,
+  NamedConsumer,
 } from './store/ruleStore.js';
 export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
 export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';

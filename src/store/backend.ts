@@ -33,6 +33,13 @@ export interface BatchResult {
   readonly deleted: readonly string[];
 }
 
+/** A durable named consumer's checkpoint. */
+export interface ConsumerRow {
+  readonly name: string;
+  readonly position: bigint;
+  readonly updatedAt: Date;
+}
+
 /** How the feed learns that the log moved. */
 export interface Feed {
   /** Starts ringing `onDoorbell`; resolves once live (a doorbell rung after this is not missed). */
@@ -75,6 +82,21 @@ export interface Backend {
   deleteRules(ruleIds: readonly string[], actor: string): Promise<string[]>;
   /** Deletes every state whose `expires_at` has passed (database clock); returns their ids. */
   revertExpired(ruleId?: string): Promise<string[]>;
+  /** The newest position retention ever deleted (0 if the log was never pruned). */
+  readPrunedThrough(): Promise<bigint>;
+  /** The newest position recorded before `cutoff` (database clock), 0 if none. */
+  readPositionBefore(cutoff: Date): Promise<bigint>;
+  /**
+   * Compacts the log: deletes the events at or below `before` that a later event
+   * for the same rule and entity supersedes, and records how far it pruned.
+   * Returns how many events it deleted.
+   */
+  pruneLog(before: bigint): Promise<number>;
+  readConsumers(): Promise<ConsumerRow[]>;
+  readConsumer(name: string): Promise<ConsumerRow | null>;
+  /** Moves a named consumer's checkpoint to `position` (creating it); never backwards. */
+  writeConsumer(name: string, position: bigint): Promise<void>;
+  deleteConsumer(name: string): Promise<boolean>;
   /** Milliseconds (database clock) until the earliest expiry, or null if none. */
   msUntilNextExpiry(): Promise<number | null>;
   /** The feed for this backend (listen or poll). */

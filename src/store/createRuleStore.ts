@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { Subject, defer, from, switchMap } from 'rxjs';
 import type { Logger } from 'pino';
 import { readRuleDocument, type CompiledRule } from '../domain/compileRule.js';
 import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
@@ -46,7 +46,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
   const log = settings.logger;
   const errors = new Subject<RuleStoreError>();
   const reportError = (error: RuleStoreError): void => errors.next(error);
-  const expiry = createExpiryScheduler(backend, log);
+  const expiry = createExpiryScheduler(backend, log, () => afterWrite());
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
@@ -57,9 +57,9 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
   const ensureOpen = (): void => {
     if (closed) throw new RuleStoreError('STORE_CLOSED', 'the rule store is closed');
   };
-  const afterWrite = (): void => {
+  function afterWrite(): void {
     if (feed.kickOnLocalWrite) reader.pump('local-write');
-  };
+  }
 
   /** The last version of a rule that compiles, from the log (used when the current row is bad). */
   const lastGood = async (ruleId: string, upTo: bigint): Promise<RuleRow | null> => {
@@ -262,6 +262,56 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       ensureOpen();
       const from = checkPosition(position);
       return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onError: reportError });
+    },
+
+    async prune(options) {
+      ensureOpen();
+      const { keepCount, keepAgeMs } = options;
+      if (keepCount === undefined && keepAgeMs === undefined) throw new RuleStoreError('CONFIG_INVALID', 'prune needs keepCount or keepAgeMs');
+      for (const [name, value] of [['keepCount', keepCount], ['keepAgeMs', keepAgeMs]] as const) {
+        if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new RuleStoreError('CONFIG_INVALID', `${name} must be a non-negative integer, got ${String(value)}`);
+      }
+      const head = await backend.readHead();
+      let before = head;
+      if (keepCount !== undefined) before = head - BigInt(keepCount);
+      if (keepAgeMs !== undefined) {
+        const byAge = await backend.readPositionBefore(new Date(Date.now() - keepAgeMs));
+        before = byAge < before ? byAge : before;
+      }
+      let heldBackBy: string | null = null;
+      if (!options.force) {
+        for (const c of await backend.readConsumers()) {
+          if (c.position < before) {
+            before = c.position;
+            heldBackBy = c.name;
+          }
+        }
+      }
+      const deleted = before > 0n ? await backend.pruneLog(before) : 0;
+      log.info({ event: 'store:log:pruned', deleted, before: before.toString(), heldBackBy }, 'event log compacted');
+      return { deleted, before: (before > 0n ? before : 0n).toString(), heldBackBy };
+    },
+
+    async consumers() {
+      ensureOpen();
+      const [head, rows] = await Promise.all([backend.readHead(), backend.readConsumers()]);
+      return rows.map((c) => ({ name: c.name, position: c.position.toString(), updatedAt: c.updatedAt, lag: (head > c.position ? head - c.position : 0n).toString() }));
+    },
+
+    async consumer(name, options = {}) {
+      ensureOpen();
+      if (!/^[A-Za-z0-9_.:@-]{1,128}$/.test(name)) throw new RuleStoreError('CONFIG_INVALID', `consumer names are 1-128 characters of A-Z a-z 0-9 _ . : @ -, got ${JSON.stringify(name.slice(0, 64))}`);
+      if (!(await backend.readConsumer(name))) {
+        await backend.writeConsumer(name, options.startAt === 'beginning' ? 0n : await backend.readHead());
+      }
+      const stored = async (): Promise<bigint> => (await backend.readConsumer(name))?.position ?? 0n;
+      return {
+        name,
+        changes: () => defer(() => from(stored())).pipe(switchMap((position) => store.changesSince(position))),
+        checkpoint: async (position) => backend.writeConsumer(name, checkPosition(position)),
+        position: async () => (await backend.readConsumer(name))?.position.toString() ?? null,
+        remove: () => backend.deleteConsumer(name),
+      };
     },
 
     position: () => reader.watermark.toString(),

@@ -21,7 +21,7 @@ export interface ExpiryScheduler {
  * next expiry is read with the database's clock, so client clock skew only
  * shifts a timer, never the decision.
  */
-export function createExpiryScheduler(backend: Backend, logger: Logger): ExpiryScheduler {
+export function createExpiryScheduler(backend: Backend, logger: Logger, onReverted: () => void): ExpiryScheduler {
   const log = logger.child({ component: 'store:expiry' });
   let timer: NodeJS.Timeout | null = null;
   let dueAt = Number.POSITIVE_INFINITY;
@@ -42,7 +42,10 @@ export function createExpiryScheduler(backend: Backend, logger: Logger): ExpiryS
     dueAt = Number.POSITIVE_INFINITY;
     try {
       const reverted = await backend.revertExpired();
-      if (reverted.length > 0) log.info({ event: 'store:expiry:reverted', ruleIds: reverted }, 'expired states reverted');
+      if (reverted.length > 0) {
+        log.info({ event: 'store:expiry:reverted', ruleIds: reverted }, 'expired states reverted');
+        onReverted(); // a local write like any other: poll feeds do not hear their own commits
+      }
       const next = await backend.msUntilNextExpiry();
       // A few ms of slack so that the database clock has surely passed the deadline.
       if (next !== null) arm(next + 5);

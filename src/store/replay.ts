@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import { RuleValidationError, type RuleStoreError } from '../domain/errors.js';
+import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { decodeEvent } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
@@ -53,6 +53,19 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
 
     const replay = async (): Promise<void> => {
       let retryMs = 100;
+      const prunedThrough = await backend.readPrunedThrough().catch(() => 0n);
+      if (from < prunedThrough) {
+        // Not a hole: compaction keeps every rule's newest event, deletions
+        // included, so the replay still ends at the database's state. But the
+        // versions in between are gone, and the consumer should know.
+        log.warn({ event: 'log:replay:compacted', from: from.toString(), prunedThrough: prunedThrough.toString() }, 'resuming from below the retained log: compacted replay');
+        options.onError(
+          new RuleStoreError(
+            'LOG_TRUNCATED',
+            `position ${from} is older than the retained log (compacted through ${prunedThrough}): replaying every rule's latest version and every deletion since, without the versions in between`,
+          ),
+        );
+      }
       while (!closed && last < upTo) {
         try {
           const events = await backend.readEvents(last, pageSize, upTo);

@@ -85,6 +85,48 @@ export interface HistoryEntry {
   readonly expired: boolean;
 }
 
+/** Options of `prune`: keep at least this much of the log (both: the more conservative). */
+export interface PruneOptions {
+  /** Keep the newest `keepCount` positions. */
+  keepCount?: number;
+  /** Keep events younger than this many milliseconds. */
+  keepAgeMs?: number;
+  /** Also trim past the slowest registered consumer (default false). */
+  force?: boolean;
+}
+
+/** What `prune` did. */
+export interface PruneResult {
+  /** Events deleted (only ever events superseded by a later one for the same rule). */
+  readonly deleted: number;
+  /** Events at or below this position were considered. */
+  readonly before: string;
+  /** The registered consumer that held retention back, if any. */
+  readonly heldBackBy: string | null;
+}
+
+/** A durable named consumer, as listed by `consumers()`. */
+export interface ConsumerInfo {
+  readonly name: string;
+  readonly position: string;
+  readonly updatedAt: Date;
+  /** Positions between its checkpoint and the head of the log. */
+  readonly lag: string;
+}
+
+/** A durable named consumer: its checkpoint lives in the database (`ttp_rule_consumer`). */
+export interface NamedConsumer {
+  readonly name: string;
+  /** Every change after the stored checkpoint (read when subscribing), then live. */
+  changes(): Observable<RuleChange>;
+  /** Stores `position` as the checkpoint; it never moves backwards. */
+  checkpoint(position: string | bigint): Promise<void>;
+  /** The stored checkpoint, or null before the first one. */
+  position(): Promise<string | null>;
+  /** Forgets the consumer (retention is no longer held back by it). */
+  remove(): Promise<boolean>;
+}
+
 /**
  * The rule store: rules and their operational state in a database, and every
  * change to either as a stream. Open one with `openRuleStore`.
@@ -114,6 +156,16 @@ export interface RuleStore {
   listRules(): Promise<RuleListing[]>;
   /** The newest log entries, newest first; of one rule when `ruleId` is given (default limit 50). */
   history(options?: { ruleId?: string; limit?: number }): Promise<HistoryEntry[]>;
+  /**
+   * Compacts the event log: deletes events older than what `options` keeps, but
+   * only those a later event for the same rule supersedes, and never past the
+   * slowest registered consumer unless `force`. Run it as the schema owner.
+   */
+  prune(options: PruneOptions): Promise<PruneResult>;
+  /** The durable named consumers with their lag. */
+  consumers(): Promise<ConsumerInfo[]>;
+  /** A durable named consumer; a new one is registered at once, at the head (or at 0 with `startAt: 'beginning'`). */
+  consumer(name: string, options?: { startAt?: 'head' | 'beginning' }): Promise<NamedConsumer>;
   /** Live changes from the moment of subscription, in position order. */
   readonly changes$: Observable<RuleChange>;
   /** Every change after `position`, then live: no gap, no duplicate. */

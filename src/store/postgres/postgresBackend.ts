@@ -219,6 +219,46 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         return rows.map((r) => String(r['rule_id']));
       }),
 
+    readPrunedThrough: () =>
+      guard('read the log retention', async () => {
+        const [row] = await sql<{ p: string }[]>`SELECT pruned_through::text AS p FROM ttp_rule_log_meta`;
+        return BigInt(row?.p ?? '0');
+      }),
+
+    readPositionBefore: (cutoff) =>
+      guard('read the log retention', async () => {
+        const [row] = await sql<{ p: string }[]>`SELECT coalesce(max(position), 0)::text AS p FROM ttp_rule_event WHERE recorded_at < ${cutoff}`;
+        return BigInt(row?.p ?? '0');
+      }),
+
+    pruneLog: (before) =>
+      guard('prune the event log', async () => {
+        const [row] = await sql<{ n: string }[]>`SELECT ttp_rule_prune_log(${before.toString()}::bigint)::text AS n`;
+        return Number(row?.n ?? 0);
+      }),
+
+    readConsumers: () =>
+      guard('read consumers', async () => {
+        const rows = await sql`SELECT name, position::text AS position, updated_at FROM ttp_rule_consumer ORDER BY name`;
+        return rows.map((r) => ({ name: String(r['name']), position: BigInt(String(r['position'])), updatedAt: date(r['updated_at']) }));
+      }),
+
+    readConsumer: (name) =>
+      guard('read a consumer', async () => {
+        const [r] = await sql`SELECT name, position::text AS position, updated_at FROM ttp_rule_consumer WHERE name = ${name}`;
+        return r ? { name: String(r['name']), position: BigInt(String(r['position'])), updatedAt: date(r['updated_at']) } : null;
+      }),
+
+    writeConsumer: (name, position) =>
+      guard(`checkpoint the consumer ${name}`, async () => {
+        await sql`
+          INSERT INTO ttp_rule_consumer (name, position) VALUES (${name}, ${position.toString()}::bigint)
+          ON CONFLICT (name) DO UPDATE SET position = greatest(ttp_rule_consumer.position, excluded.position), updated_at = now()`;
+      }),
+
+    deleteConsumer: (name) =>
+      guard(`remove the consumer ${name}`, async () => (await sql`DELETE FROM ttp_rule_consumer WHERE name = ${name} RETURNING name`).length > 0),
+
     msUntilNextExpiry: () =>
       guard('read the next expiry', async () => {
         const [row] = await sql<{ ms: number | null }[]>`

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
-import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
+import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
@@ -110,7 +110,25 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       SELECT (julianday(min(expires_at)) - julianday('now')) * 86400000.0 AS ms
         FROM ttp_rule_state WHERE expires_at IS NOT NULL`),
     dataVersion: prepare('PRAGMA data_version').pluck(),
+    prunedThrough: prepare('SELECT pruned_through AS p FROM ttp_rule_log_meta').safeIntegers(true),
+    positionBefore: prepare('SELECT coalesce(max(position), 0) AS p FROM ttp_rule_event WHERE recorded_at < ?').safeIntegers(true),
+    // Compaction: only events superseded by a later one for the same rule and entity.
+    prune: prepare(`
+      DELETE FROM ttp_rule_event
+       WHERE position <= @before
+         AND EXISTS (SELECT 1 FROM ttp_rule_event later
+                      WHERE later.rule_id = ttp_rule_event.rule_id AND later.entity = ttp_rule_event.entity
+                        AND later.position > ttp_rule_event.position)
+      RETURNING position`).safeIntegers(true),
+    setPrunedThrough: prepare('UPDATE ttp_rule_log_meta SET pruned_through = max(pruned_through, ?)'),
+    consumers: prepare('SELECT name, position, updated_at FROM ttp_rule_consumer ORDER BY name').safeIntegers(true),
+    consumer: prepare('SELECT name, position, updated_at FROM ttp_rule_consumer WHERE name = ?').safeIntegers(true),
+    checkpoint: prepare(`
+      INSERT INTO ttp_rule_consumer (name, position) VALUES (?, ?)
+      ON CONFLICT (name) DO UPDATE SET position = max(ttp_rule_consumer.position, excluded.position), updated_at = ${NOW}`),
+    deleteConsumer: prepare('DELETE FROM ttp_rule_consumer WHERE name = ? RETURNING name'),
   };
+  const consumerRow = (r: Row): ConsumerRow => ({ name: String(r['name']), position: BigInt(r['position'] as bigint), updatedAt: new Date(String(r['updated_at'])) });
 
   /**
    * Runs `work` in one IMMEDIATE transaction (the write lock is taken at BEGIN,
@@ -137,8 +155,6 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     }),
   );
 
-  /** The feed's doorbell, once started: rung for writes the store does not announce itself. */
-  let ring: ((reason: string) => void) | null = null;
   const ids = (rows: Row[]): string[] => rows.map((r) => String(r['rule_id']));
   const MAX_POSITION = 9223372036854775807n;
 
@@ -212,12 +228,34 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
         // delete under the lock: in a swarm only the first process deletes
         // anything, and every process sees its one event.
         if (q.anyExpired.get({ ruleId: ruleId ?? null }) === undefined) return [];
-        const reverted = writeAs(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null })));
-        // The expiry timer calls this outside the store's write path, and our own
-        // commits never change our data_version: ring the doorbell ourselves.
-        if (reverted.length > 0) ring?.('expiry');
-        return reverted;
+        return writeAs(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null })));
       }),
+
+    readPrunedThrough: () => guard('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
+
+    readPositionBefore: (cutoff) => guard('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
+
+    pruneLog: (before) =>
+      guard('prune the event log', () =>
+        db.transaction(() => {
+          const gone = q.prune.all({ before });
+          const newest = gone.reduce((max, r) => (BigInt(r['position'] as bigint) > max ? BigInt(r['position'] as bigint) : max), 0n);
+          if (newest > 0n) q.setPrunedThrough.run(newest);
+          return gone.length;
+        }).immediate(),
+      ),
+
+    readConsumers: () => guard('read consumers', () => q.consumers.all().map(consumerRow)),
+
+    readConsumer: (name) =>
+      guard('read a consumer', () => {
+        const row = q.consumer.get(name);
+        return row ? consumerRow(row) : null;
+      }),
+
+    writeConsumer: (name, position) => guard(`checkpoint the consumer ${name}`, () => void q.checkpoint.run(name, position)),
+
+    deleteConsumer: (name) => guard(`remove the consumer ${name}`, () => q.deleteConsumer.all(name).length > 0),
 
     msUntilNextExpiry: () =>
       guard('read the next expiry', () => {
@@ -230,7 +268,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       // look at the shared WAL index (no file read) when nothing changed. Writes
       // through this connection wake the reader directly (kickOnLocalWrite).
       let seen = q.dataVersion.get();
-      const poll = createPollFeed({
+      return createPollFeed({
         intervalMs: options.pollIntervalMs,
         logger: log,
         probe: () => {
@@ -240,17 +278,6 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
           return true;
         },
       });
-      return {
-        kickOnLocalWrite: poll.kickOnLocalWrite,
-        start: async (onDoorbell) => {
-          ring = onDoorbell;
-          await poll.start(onDoorbell);
-        },
-        close: async () => {
-          ring = null;
-          await poll.close();
-        },
-      };
     },
 
     close: async () => {
