@@ -12,6 +12,8 @@ import { registerStart } from './commands/start.js';
 import { registerState } from './commands/state.js';
 import { registerValidate } from './commands/validate.js';
 import { registerWatch } from './commands/watch.js';
+import { registerPrune } from './commands/prune.js';
+import { registerConsumers } from './commands/consumers.js';
 import { printStatus, writeStdout } from './output.js';
 
 /** Wraps a command's action: its resolved value is the process exit code. */
@@ -71,6 +73,8 @@ Examples:
   registerHistory(program, run);
   registerCheck(program, run);
   registerStart(program, run);
+  registerPrune(program, run);
+  registerConsumers(program, run);
   return program;
 }
 
