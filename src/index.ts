@@ -19,6 +19,7 @@ export type {
   PruneResult,
   ConsumerInfo,
   NamedConsumer,
+  StoreStats,
 } from './store/ruleStore.js';
 export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
 export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';

@@ -38,6 +38,7 @@ export function createListenFeed(options: ListenFeedOptions): Feed {
   let closed = false;
   let ring: (reason: string) => void = () => {};
   let replacing = false;
+  let connects = 0;
 
   const connect = async (): Promise<void> => {
     const sub = createSubscriber(
@@ -59,6 +60,7 @@ export function createListenFeed(options: ListenFeedOptions): Feed {
     );
     sub.events.on('notification', () => ring('notify'));
     sub.events.on('connected', () => {
+      connects++;
       log.info({ event: 'feed:listen:connected' }, 'listening');
       ring('connected');
     });
@@ -96,6 +98,10 @@ export function createListenFeed(options: ListenFeedOptions): Feed {
 
   return {
     kickOnLocalWrite: false,
+    transport: 'listen',
+    get reconnects() {
+      return Math.max(0, connects - 1);
+    },
     async start(onDoorbell) {
       ring = (reason) => {
         if (!closed) onDoorbell(reason);

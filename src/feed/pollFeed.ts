@@ -23,6 +23,8 @@ export function createPollFeed(options: PollFeedOptions): Feed {
   const log = options.logger.child({ component: 'feed:poll' });
   return {
     kickOnLocalWrite: true,
+    transport: 'poll',
+    reconnects: 0,
     async start(onDoorbell) {
       log.info({ event: 'feed:poll:start', intervalMs: options.intervalMs }, 'polling the event log');
       timer = setInterval(() => {

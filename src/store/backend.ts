@@ -46,6 +46,10 @@ export interface Feed {
   start(onDoorbell: (reason: string) => void): Promise<void>;
   /** Whether the store should wake its own reader after a local write (poll feeds). */
   readonly kickOnLocalWrite: boolean;
+  /** `'listen'` or `'poll'`. */
+  readonly transport: 'listen' | 'poll';
+  /** How many times the feed's connection came back after a loss. */
+  readonly reconnects: number;
   close(): Promise<void>;
 }
 

@@ -10,6 +10,7 @@ import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
 import { replayThenLive } from './replay.js';
 import type { RuleSnapshot, RuleStore } from './ruleStore.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** Settings shared by every backend (resolved defaults). */
 export interface StoreSettings {
@@ -18,6 +19,7 @@ export interface StoreSettings {
   revertExpired: boolean;
   strict: boolean;
   maxRuleBytes: number;
+  tracing: Tracing;
 }
 
 /** How far back to look for the last good version of a rule whose current row is bad. */
@@ -45,12 +47,17 @@ function checkPosition(position: string | bigint): bigint {
 export async function createRuleStore(backend: Backend, settings: StoreSettings): Promise<RuleStore> {
   const log = settings.logger;
   const errors = new Subject<RuleStoreError>();
-  const reportError = (error: RuleStoreError): void => errors.next(error);
+  let errorCount = 0;
+  const reportError = (error: RuleStoreError): void => {
+    errorCount++;
+    errors.next(error);
+  };
+  const { tracing } = settings;
   const expiry = createExpiryScheduler(backend, log, () => afterWrite());
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
-  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError });
+  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, tracing });
   const feed = backend.createFeed();
   let closed = false;
 
@@ -182,31 +189,37 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       checkRuleId(ruleId);
       const value = parseStateInput(input);
       if (typeof setBy !== 'string' || setBy.length === 0) throw new RuleStoreError('STATE_INVALID', 'setState needs a non-empty setBy (who is changing the state)');
-      const row = await backend.writeState({
-        ruleId,
-        state: value.state,
-        confidenceMax: value.confidenceMax ?? null,
-        expiresAt: value.expiresAt ?? null,
-        reason: value.reason ?? null,
-        setBy,
+      return tracing.span('ttp.rule.state.change', { rule_id: ruleId, state: value.state, set_by: setBy }, async () => {
+        const row = await tracing.span('ttp.store.write_state', { rule_id: ruleId }, () =>
+          backend.writeState({
+            ruleId,
+            state: value.state,
+            confidenceMax: value.confidenceMax ?? null,
+            expiresAt: value.expiresAt ?? null,
+            reason: value.reason ?? null,
+            setBy,
+          }),
+        );
+        afterWrite();
+        return stateFromRow(row);
       });
-      afterWrite();
-      return stateFromRow(row);
     },
 
     async clearState(ruleId, setBy) {
       ensureOpen();
       checkRuleId(ruleId);
-      const cleared = await backend.deleteState(ruleId, setBy || 'api');
-      afterWrite();
-      return cleared;
+      return tracing.span('ttp.rule.state.change', { rule_id: ruleId, state: 'default', set_by: setBy || 'api' }, async () => {
+        const cleared = await tracing.span('ttp.store.write_state', { rule_id: ruleId }, () => backend.deleteState(ruleId, setBy || 'api'));
+        afterWrite();
+        return cleared;
+      });
     },
 
     async upsertRule(yaml, options = {}) {
       ensureOpen();
       const { doc, text } = readRuleDocument(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
       const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text };
-      const result = await backend.writeRules([write], options.updatedBy || 'api');
+      const result = await tracing.span('ttp.store.write_rules', { rule_id: doc.rule_id, 'ttp.rules.count': 1 }, () => backend.writeRules([write], options.updatedBy || 'api'));
       afterWrite();
       return { ruleId: doc.rule_id, ruleVersion: doc.rule_version, changed: result.upserted.length > 0 };
     },
@@ -235,7 +248,9 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
         const issues = problems.flatMap((p) => p.issues.map((i) => ({ path: [p.source, p.ruleId, i.path].filter(Boolean).join(': '), message: i.message })));
         throw new RuleValidationError(issues, { source: `${problems.length} of ${documents.length} documents` });
       }
-      const result = await backend.writeRules(writes, options.updatedBy || 'api', options.pruneUnder !== undefined ? { under: options.pruneUnder } : undefined);
+      const result = await tracing.span('ttp.store.write_rules', { 'ttp.rules.count': writes.length }, () =>
+        backend.writeRules(writes, options.updatedBy || 'api', options.pruneUnder !== undefined ? { under: options.pruneUnder } : undefined),
+      );
       afterWrite();
       const upserted = new Set(result.upserted);
       return {
@@ -253,7 +268,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       ensureOpen();
       ruleIds.forEach(checkRuleId);
       if (ruleIds.length === 0) return [];
-      const deleted = await backend.deleteRules(ruleIds, options.updatedBy || 'api');
+      const deleted = await tracing.span('ttp.store.write_rules', { 'ttp.rules.count': ruleIds.length, 'ttp.rules.delete': true }, () => backend.deleteRules(ruleIds, options.updatedBy || 'api'));
       afterWrite();
       return deleted;
     },
@@ -311,6 +326,23 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
         checkpoint: async (position) => backend.writeConsumer(name, checkPosition(position)),
         position: async () => (await backend.readConsumer(name))?.position.toString() ?? null,
         remove: () => backend.deleteConsumer(name),
+      };
+    },
+
+    async stats() {
+      ensureOpen();
+      const head = await backend.readHead();
+      const watermark = reader.watermark;
+      return {
+        kind: backend.kind,
+        transport: feed.transport,
+        position: watermark.toString(),
+        head: head.toString(),
+        lag: (head > watermark ? head - watermark : 0n).toString(),
+        delivered: reader.delivered,
+        reconnects: feed.reconnects,
+        errors: errorCount,
+        subscribers: reader.subscribers,
       };
     },
 

@@ -1,9 +1,10 @@
-import { Subject, type Observable } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import type { Logger } from 'pino';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { decodeEvent, type LogEvent } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** Options of {@link createLogReader}. */
 export interface LogReaderOptions {
@@ -15,6 +16,7 @@ export interface LogReaderOptions {
   onEvent?: (event: LogEvent) => void;
   /** Called for every decoded error (a stored row that does not compile), and for read failures. */
   onError: (error: RuleStoreError) => void;
+  tracing: Tracing;
 }
 
 /** The store's single reader of the log: one watermark, one query per doorbell. */
@@ -23,6 +25,10 @@ export interface LogReader {
   readonly changes$: Observable<RuleChange>;
   /** The last position read (changes up to it have been emitted). */
   readonly watermark: bigint;
+  /** Current subscriptions to `changes$` (every `changesSince` holds one). */
+  readonly subscribers: number;
+  /** Changes emitted since the store opened. */
+  readonly delivered: number;
   /** Starts at `position` (the head when the store opened). */
   start(position: bigint): void;
   /** Asks for a read; reads are coalesced (at most one in flight, one queued). */
@@ -51,6 +57,16 @@ export function createLogReader(options: LogReaderOptions): LogReader {
   let closed = false;
   let retryMs = RETRY_MIN_MS;
   let retryTimer: NodeJS.Timeout | null = null;
+  let subscribers = 0;
+  let delivered = 0;
+  const changes$ = new Observable<RuleChange>((subscriber) => {
+    subscribers++;
+    const inner = subject.subscribe(subscriber);
+    return () => {
+      subscribers--;
+      inner.unsubscribe();
+    };
+  });
   const waiters: { position: bigint; resolve: () => void }[] = [];
 
   const settleWaiters = (): void => {
@@ -78,8 +94,17 @@ export function createLogReader(options: LogReaderOptions): LogReader {
           log.warn({ event: 'log:reader:bad-row', ruleId: decoded.ruleId, position: decoded.position, reason: decoded.message }, 'stored rule does not compile');
           options.onError(decoded);
         } else {
+          delivered++;
           subject.next(decoded);
         }
+      }
+      if (events.length > 0 && options.tracing.enabled) {
+        options.tracing.record('ttp.rule.publish', {
+          'ttp.batch.size': events.length,
+          'ttp.position.first': events[0]!.position.toString(),
+          'ttp.position.last': events.at(-1)!.position.toString(),
+          'ttp.subscribers': subscribers,
+        });
       }
       settleWaiters();
       if (events.length < pageSize) return;
@@ -110,9 +135,15 @@ export function createLogReader(options: LogReaderOptions): LogReader {
   };
 
   const reader: LogReader = {
-    changes$: subject.asObservable(),
+    changes$,
     get watermark() {
       return watermark;
+    },
+    get subscribers() {
+      return subscribers;
+    },
+    get delivered() {
+      return delivered;
     },
     start(position) {
       watermark = position;

@@ -5,6 +5,7 @@ import type { Backend } from './backend.js';
 import { createRuleStore } from './createRuleStore.js';
 import type { RuleStore } from './ruleStore.js';
 import { openPostgresBackend } from './postgres/postgresBackend.js';
+import { createTracing, tracingEnabled } from '../observability/tracing.js';
 
 /** The embedded default database file, relative to the working directory. */
 export const DEFAULT_SQLITE_FILE = './ttp-rules.db';
@@ -31,6 +32,8 @@ export interface OpenRuleStoreOptions {
   pageSize?: number;
   /** A pino logger; the library is silent without one. */
   logger?: Logger;
+  /** OpenTelemetry spans (default: on when TTP_RULES_TRACING=1). No-op unless the host installs an SDK. */
+  tracing?: boolean;
 }
 
 function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
@@ -80,6 +83,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
     revertExpired: options.revertExpired ?? true,
     strict: options.strict ?? false,
     maxRuleBytes: options.maxRuleBytes ?? DEFAULT_MAX_RULE_BYTES,
+    tracing: createTracing(tracingEnabled(options.tracing)),
   });
 }
 

@@ -127,6 +127,26 @@ export interface NamedConsumer {
   remove(): Promise<boolean>;
 }
 
+/** What `stats()` reports about one store. */
+export interface StoreStats {
+  readonly kind: 'postgres' | 'sqlite';
+  readonly transport: 'listen' | 'poll';
+  /** The last position this store has read and emitted (its watermark). */
+  readonly position: string;
+  /** The newest position in the log. */
+  readonly head: string;
+  /** `head - position`: how far this store is behind. */
+  readonly lag: string;
+  /** Changes emitted since the store opened. */
+  readonly delivered: number;
+  /** How many times the feed's connection came back after a loss. */
+  readonly reconnects: number;
+  /** Errors emitted on `errors$` since the store opened. */
+  readonly errors: number;
+  /** Current subscriptions to the change stream (each `changesSince` counts). */
+  readonly subscribers: number;
+}
+
 /**
  * The rule store: rules and their operational state in a database, and every
  * change to either as a stream. Open one with `openRuleStore`.
@@ -174,6 +194,8 @@ export interface RuleStore {
   readonly errors$: Observable<RuleStoreError>;
   /** The last position this store has read and emitted. */
   position(): string;
+  /** Operational figures: position, head, lag, reconnects, errors, subscribers. */
+  stats(): Promise<StoreStats>;
   /** Resolves once this store has emitted every change up to `position`. */
   waitForPosition(position: string | bigint): Promise<void>;
   /** Stops the feed and closes every connection; streams complete. */
