@@ -47,3 +47,4 @@ export {
   type RuleStoreErrorCode,
   type RuleIssue,
 } from './domain/errors.js';
+export { diagnose, type DoctorCheck, type DiagnoseOptions } from './observability/doctor.js';

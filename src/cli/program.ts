@@ -14,6 +14,7 @@ import { registerValidate } from './commands/validate.js';
 import { registerWatch } from './commands/watch.js';
 import { registerPrune } from './commands/prune.js';
 import { registerConsumers } from './commands/consumers.js';
+import { registerDoctor } from './commands/doctor.js';
 import { printStatus, writeStdout } from './output.js';
 
 /** Wraps a command's action: its resolved value is the process exit code. */
@@ -75,6 +76,7 @@ Examples:
   registerStart(program, run);
   registerPrune(program, run);
   registerConsumers(program, run);
+  registerDoctor(program, run);
   return program;
 }
 

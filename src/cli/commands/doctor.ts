@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import { diagnose } from '../../index.js';
+import { addCommonOptions, createContext, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
+import { formatTable } from '../format.js';
+import { printJson, printLine } from '../output.js';
+import type { ActionRunner } from '../program.js';
+
+/** `ttp-rules doctor`: checks a deployment. */
+export function registerDoctor(program: Command, run: ActionRunner): void {
+  const command = program
+    .command('doctor')
+    .description('check a deployment: schema version, triggers, LISTEN (or why not: pgbouncer, hot standby), clock skew, consumers, NOTIFY queue; exit 1 if a check fails')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ttp-rules doctor --db postgres://localhost/rules
+  $ ttp-rules doctor --json | jq -c 'select(.status != "ok")'`,
+    );
+  addCommonOptions(command, { database: true }).action(
+    run(async (options: DatabaseOptions) => {
+      const context = await createContext(options);
+      const url = resolveDatabaseUrl(options.db);
+      const checks = await diagnose(url);
+      if (context.json) for (const c of checks) printJson(c);
+      else {
+        printLine(`ttp-rules doctor: ${redactUrl(url)}`);
+        for (const line of formatTable(['STATUS', 'CHECK', 'DETAIL'], checks.map((c) => [c.status, c.name, c.detail]))) printLine(line);
+      }
+      return checks.some((c) => c.status === 'fail') ? 1 : 0;
+    }),
+  );
+}
