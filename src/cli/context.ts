@@ -14,12 +14,15 @@ export interface CommonOptions {
 /** Options of commands that open a database. */
 export interface DatabaseOptions extends CommonOptions {
   db?: string;
+  transport?: 'listen' | 'poll';
 }
 
 /** What a command runs with: its output mode, its logger, and (for database commands) the URL. */
 export interface CliContext {
   readonly json: boolean;
   readonly logger: Logger;
+  /** Postgres feed (`--transport`), when given. */
+  readonly transport?: 'listen' | 'poll';
 }
 
 /** The embedded default, as a URL. */
@@ -29,6 +32,11 @@ export const DEFAULT_DB_URL = `sqlite:${DEFAULT_SQLITE_FILE}`;
 export function addCommonOptions(command: Command, options: { database: boolean }): Command {
   if (options.database) {
     command.option('--db <url>', `database URL: postgres://… or sqlite:path (default: $TTP_RULES_DB, else $DATABASE_URL, else ${DEFAULT_DB_URL})`);
+    command.addOption(
+      new Option('--transport <feed>', "Postgres change feed: listen (NOTIFY) or poll (behind pgbouncer in transaction pooling, or on a hot standby)")
+        .choices(['listen', 'poll'])
+        .env('TTP_RULES_TRANSPORT'),
+    );
   }
   command.option('--json', 'print one JSON object per line instead of text');
   command.addOption(
@@ -39,7 +47,8 @@ export function addCommonOptions(command: Command, options: { database: boolean 
 
 /** Builds the context of one command run. */
 export async function createContext(options: CommonOptions): Promise<CliContext> {
-  return { json: options.json === true, logger: await createCliLogger(options.logLevel) };
+  const transport = (options as DatabaseOptions).transport;
+  return { json: options.json === true, logger: await createCliLogger(options.logLevel), ...(transport ? { transport } : {}) };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -68,7 +77,7 @@ export function redactUrl(url: string): string {
 /** Opens the store for a command; the caller closes it (see {@link withStore}). */
 export async function openStore(context: CliContext, url: string, options: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = {}): Promise<RuleStore> {
   context.logger.debug({ event: 'cli:store:open', url: redactUrl(url) }, 'opening the rule store');
-  return openRuleStore({ revertExpired: false, ...options, url, logger: context.logger });
+  return openRuleStore({ revertExpired: false, ...(context.transport ? { transport: context.transport } : {}), ...options, url, logger: context.logger });
 }
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */

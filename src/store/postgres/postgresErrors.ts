@@ -45,6 +45,10 @@ export function mapPostgresError(error: unknown, what: string): RuleStoreError {
         `${what}: refused by the database constraint ${e.constraint_name ?? ''}`.trim(),
         { cause: error },
       );
+    case '3D000': // invalid_catalog_name: the database does not exist
+    case '28000': // invalid_authorization_specification
+    case '28P01': // invalid_password
+      return new StoreUnavailableError(`${what}: ${detail}`, { cause: error });
     case '42501': // insufficient_privilege
       return new RuleStoreError('WRITE_FAILED', `${what}: permission denied (${detail})`, { cause: error });
     default:
