@@ -1,0 +1,265 @@
+/**
+ * `npm run bench`: one run, every figure next to its baseline, measured on the
+ * same database in the same run, written to bench/results.json and
+ * bench/results.md. The bench only reports; no threshold here fails anything.
+ *
+ *   npm run bench                      the full run (about 3–4 minutes)
+ *   npm run bench -- --quick           a short smoke run; prints, writes nothing
+ *   npm run bench -- --only=floor,listenCross   a subset; writes nothing
+ *
+ * Profiling both sides (the subscriber here, the writer child):
+ *   BENCH_CPU_PROF_DIR=/tmp/prof node --cpu-prof --cpu-prof-dir=/tmp/prof \
+ *     --import tsx bench/run.ts --only=listenCross
+ *
+ * Ids for --only: commit, notify, notifyPgListen, floor, listenCross,
+ * listenCrossState, listenSameStore, pollCross, sqliteCross, idle, cpu.
+ */
+import { execSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import postgres from 'postgres';
+import { commitProbe, notifyProbe } from './scenarios/context.js';
+import { createFloorSchema, floorProbe } from './scenarios/floor.js';
+import { measureCpuCosts } from './scenarios/cpuCost.js';
+import { measureIdle, seedPoller, storeSubject, type IdleCounter, type IdleResult } from './scenarios/idleCost.js';
+import { SQLITE_POLL_MS, createBenchSqliteFile, measureSqliteIdle, sqliteUnavailable, type BenchSqliteFile } from './scenarios/sqlite.js';
+import { crossStoreProbe, sameStoreProbe } from './scenarios/storeLatency.js';
+import { compare, renderMarkdown, writeResults, type BenchResults, type LatencyRow } from './report.js';
+import { createBenchDatabase, type BenchDatabase } from './support/database.js';
+import { runBlock, type LatencyProbe } from './support/latency.js';
+import { summarize } from './support/stats.js';
+import { startWriter, type Writer } from './support/writerClient.js';
+
+const POLL_MS = 250; // the library's default Postgres poll interval
+const LISTEN_SAFETY_MS = 30_000; // the library's default safety check
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' } } });
+const only = args.only ? new Set(args.only.split(',').map((s) => s.trim())) : null;
+const wanted = (id: string): boolean => only === null || only.has(id);
+const writeFiles = !args.quick && only === null;
+
+const plan = args.quick
+  ? { rounds: 2, perRound: 100, firstWarmup: 50, warmup: 10, pollSamples: 20, sqliteSamples: 40, idleWindowMs: 3000, idleSettleMs: 1000 }
+  : { rounds: 8, perRound: 250, firstWarmup: 200, warmup: 20, pollSamples: 120, sqliteSamples: 200, idleWindowMs: 10_000, idleSettleMs: 1000 };
+
+const t0 = performance.now();
+const log = (message: string): void => {
+  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${message}\n`);
+};
+
+const databases: BenchDatabase[] = [];
+const sqliteFiles: BenchSqliteFile[] = [];
+let writer: Writer | null = null;
+let cleaning: Promise<void> | null = null;
+const cleanup = (): Promise<void> =>
+  (cleaning ??= (async () => {
+    await writer?.close().catch(() => {});
+    for (const db of databases) await db.drop().catch((e: unknown) => log(`could not drop ${db.name}: ${String(e)}`));
+    for (const f of sqliteFiles) f.drop();
+  })());
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: dropping the bench databases`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+/** True when git reports uncommitted changes under any of `paths` (false if git is unavailable). */
+function uncommitted(...paths: string[]): boolean {
+  try {
+    return execSync(`git status --porcelain -- ${paths.join(' ')}`, { encoding: 'utf8' }).trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
+let seq = 0;
+const nextSeq = (): number => ++seq;
+
+/** Runs probes in interleaved rounds, so slow drift of a shared machine hits all of them alike. */
+async function runRounds(probes: readonly LatencyProbe[]): Promise<Map<string, { samples: number[]; acks: number[] }>> {
+  const collected = new Map(probes.map((p) => [p.id, { samples: [] as number[], acks: [] as number[] }]));
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const probe of probes) {
+      const block = await runBlock(probe, { warmup: round === 0 ? plan.firstWarmup : plan.warmup, samples: plan.perRound, nextSeq });
+      const into = collected.get(probe.id)!;
+      into.samples.push(...block.samples);
+      into.acks.push(...block.acks);
+    }
+    log(`round ${round + 1}/${plan.rounds}: ${probes.map((p) => `${p.id} p50 ${summarize(collected.get(p.id)!.samples).p50.toFixed(2)}`).join(', ')}`);
+  }
+  return collected;
+}
+
+function row(probe: LatencyProbe, group: LatencyRow['group'], data: { samples: number[]; acks: number[] }, extra: Partial<LatencyRow> = {}): LatencyRow {
+  return { id: probe.id, label: probe.label, group, latency: summarize(data.samples), ...(data.acks.length ? { ack: summarize(data.acks) } : {}), ...extra };
+}
+
+async function main(): Promise<void> {
+  const meta: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    loadStart: loadavg().map((l) => l.toFixed(2)).join(' '),
+    commit: (() => {
+      try {
+        const head = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
+        return uncommitted('src', 'migrations', 'sql') ? `${head} + uncommitted changes in src/, migrations/ or sql/` : head;
+      } catch {
+        return 'unknown';
+      }
+    })(),
+    plan,
+  };
+  const rows: LatencyRow[] = [];
+  const skipped: string[] = [];
+  const notes: string[] = [];
+  let idle: BenchResults['idle'] = { counter: 'skipped', windowMs: plan.idleWindowMs, results: [] };
+
+  log('creating the latency database');
+  const db = await createBenchDatabase('latency');
+  databases.push(db);
+  await createFloorSchema(db.url);
+  {
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const [v] = await sql<{ v: string }[]>`SELECT split_part(version(), ' on ', 1) AS v`;
+    meta['postgres'] = v?.v ?? 'unknown';
+    const [sc] = await sql<{ s: string }[]>`SELECT current_setting('synchronous_commit') AS s`;
+    meta['synchronousCommit'] = sc?.s;
+    await sql.end({ timeout: 5 });
+  }
+  writer = await startWriter();
+  await writer.call('connect', { url: db.url });
+  await writer.call('openStore', { name: 'pg', options: { url: db.url, transport: 'listen' } });
+
+  // (a) (b) (c): interleaved rounds on one database.
+  const allProbes: { probe: LatencyProbe; group: LatencyRow['group'] }[] = [
+    { probe: commitProbe(writer), group: 'context' },
+    { probe: notifyProbe(db.url, writer, 'postgres.js'), group: 'context' },
+    { probe: notifyProbe(db.url, writer, 'pg-listen'), group: 'context' },
+    { probe: floorProbe(db.url, writer), group: 'floor' },
+    {
+      probe: crossStoreProbe({ id: 'listenCross', label: 'store on listen: upsertRule (new rule_version) -> changes$ of a second store', url: db.url, writer, writerStore: 'pg', edit: 'upsert', transport: 'listen' }),
+      group: 'store',
+    },
+    {
+      probe: crossStoreProbe({ id: 'listenCrossState', label: 'store on listen: setState -> changes$ of a second store', url: db.url, writer, writerStore: 'pg', edit: 'setState', transport: 'listen' }),
+      group: 'store',
+    },
+    { probe: sameStoreProbe(db.url), group: 'store' },
+  ];
+  const probes = allProbes.filter((p) => wanted(p.probe.id));
+  if (probes.length > 0) {
+    log(`latency: ${probes.length} probes × ${plan.rounds} rounds × ${plan.perRound} samples (+ warm-up)`);
+    const collected = await runRounds(probes.map((p) => p.probe));
+    for (const p of probes) rows.push(row(p.probe, p.group, collected.get(p.probe.id)!));
+  }
+
+  // (d) Postgres poll: each sample costs up to an interval, so fewer samples, at a random phase.
+  if (wanted('pollCross')) {
+    const probe = crossStoreProbe({
+      id: 'pollCross',
+      label: `store on Postgres poll (${POLL_MS} ms): upsertRule -> changes$ of a second store`,
+      url: db.url,
+      writer,
+      writerStore: 'pg',
+      edit: 'upsert',
+      transport: 'poll',
+      pollIntervalMs: POLL_MS,
+    });
+    log(`poll: ${plan.pollSamples} samples at ${POLL_MS} ms`);
+    const data = await runBlock(probe, { warmup: 3, samples: plan.pollSamples, nextSeq, jitterMs: POLL_MS });
+    rows.push(row(probe, 'store', data, { intervalMs: POLL_MS, note: `${plan.pollSamples} samples, each issued at a random phase of the interval` }));
+    notes.push(`Postgres poll: ${plan.pollSamples} sequential edits (each costs up to one ${POLL_MS} ms interval), each issued after a random 0–${POLL_MS} ms pause so the poll phase is uniform.`);
+  }
+
+  // (f) SQLite across processes, once the backend exists.
+  const sqliteWanted = wanted('sqliteCross') || wanted('idle');
+  const sqliteMissing = sqliteWanted ? await sqliteUnavailable() : 'not requested';
+  if (sqliteMissing !== null && sqliteWanted) skipped.push(`SQLite figures: the SQLite backend does not open yet (${sqliteMissing}).`);
+  if (sqliteMissing === null && wanted('sqliteCross')) {
+    const file = createBenchSqliteFile('latency');
+    sqliteFiles.push(file);
+    await writer.call('openStore', { name: 'sqlite', options: { url: file.url, pollIntervalMs: SQLITE_POLL_MS } });
+    const probe = crossStoreProbe({
+      id: 'sqliteCross',
+      label: `store on SQLite (poll ${SQLITE_POLL_MS} ms), writer process -> changes$ in another process`,
+      url: file.url,
+      writer,
+      writerStore: 'sqlite',
+      edit: 'upsert',
+      pollIntervalMs: SQLITE_POLL_MS,
+    });
+    log(`sqlite: ${plan.sqliteSamples} samples at ${SQLITE_POLL_MS} ms`);
+    const data = await runBlock(probe, { warmup: 5, samples: plan.sqliteSamples, nextSeq, jitterMs: SQLITE_POLL_MS });
+    await writer.call('closeStore', { name: 'sqlite' });
+    rows.push(row(probe, 'store', data, { intervalMs: SQLITE_POLL_MS }));
+    notes.push(`SQLite: ${plan.sqliteSamples} sequential edits across processes on one WAL file, each after a random 0–${SQLITE_POLL_MS} ms pause.`);
+    if (uncommitted('src/store/sqlite', 'sql/sqlite')) notes.push('SQLite figures were measured on the SQLite backend as it stood in the working tree, not yet committed.');
+  }
+
+  await writer.close();
+  writer = null;
+  await db.drop();
+  databases.splice(databases.indexOf(db), 1);
+
+  // (e) Idle cost, alone in a fresh database.
+  if (wanted('idle')) {
+    log('idle: measuring queries per second while nothing changes');
+    const idleDb = await createBenchDatabase('idle');
+    databases.push(idleDb);
+    const measured = await measureIdle(
+      idleDb,
+      [
+        seedPoller,
+        storeSubject('listen', `this store on listen (safety check ${LISTEN_SAFETY_MS / 1000} s, the default)`, { transport: 'listen', intervalMs: LISTEN_SAFETY_MS }),
+        storeSubject('listenTick', 'this store on listen, safety check shortened to 1 s (prices one check)', { transport: 'listen', intervalMs: 1000 }),
+        storeSubject('poll', `this store on Postgres poll (${POLL_MS} ms, the default)`, { transport: 'poll', intervalMs: POLL_MS }),
+      ],
+      { windowMs: plan.idleWindowMs, settleMs: plan.idleSettleMs },
+    );
+    const results: IdleResult[] = [...measured.results];
+    let counter: IdleCounter = measured.counter;
+    if (sqliteMissing === null) results.push(await measureSqliteIdle({ windowMs: plan.idleWindowMs, settleMs: plan.idleSettleMs }));
+    const tick = results.find((r) => r.id === 'listenTick');
+    if (tick) {
+      notes.push(
+        `Listen idle: one safety check costs about ${tick.queriesPerSecond.toFixed(1)} queries (measured with the check every 1 s); at the default ${LISTEN_SAFETY_MS / 1000} s that amortises to ${(tick.queriesPerSecond / (LISTEN_SAFETY_MS / 1000)).toFixed(3)} queries/s per store. The seed polled once a second per worker.`,
+      );
+    }
+    idle = { counter, windowMs: measured.windowMs, results, note: counter === 'xact_commit' ? 'transactions, not statements: every query here is one autocommit transaction' : '' };
+    await idleDb.drop();
+    databases.splice(databases.indexOf(idleDb), 1);
+  }
+
+  // Where the gap to the floor goes: CPU per change that only the store spends.
+  const cpu = wanted('cpu') ? measureCpuCosts({ calls: args.quick ? 500 : 3000 }) : [];
+
+  notes.push('The writer runs in a child process (as the master, the CLI or psql would); the subscriber in the bench process. Stamps use the monotonic clock shared by both processes (the one performance.now() reads).');
+  notes.push('The floor inserts the same ~450-byte rule text the store writes; its listener reads past a watermark (one read in flight, one queued), as the store does.');
+  notes.push('Context rows are not ratios: "bare insert" is the commit round trip alone; the two notify rows show how fast each client library hears a NOTIFY.');
+  meta['loadEnd'] = loadavg().map((l) => l.toFixed(2)).join(' ');
+  meta['rounds'] = plan.rounds;
+  meta['durationS'] = Number(((performance.now() - t0) / 1000).toFixed(1));
+
+  const results: BenchResults = { meta, latency: rows, ...compare(rows), cpu, idle, skipped, notes };
+  const markdown = renderMarkdown(results);
+  process.stdout.write(`\n${markdown}\n`);
+  if (writeFiles) {
+    writeResults(results, new URL('./', import.meta.url));
+    log('wrote bench/results.json and bench/results.md');
+  } else {
+    log('partial or quick run: results not written');
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
+log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,0 +1,16 @@
+/** Commands the bench process sends to its writer child (see writerProcess.ts). */
+export type WriterOp = 'connect' | 'commit' | 'floor' | 'notify' | 'openStore' | 'upsert' | 'setState' | 'closeStore' | 'close';
+
+export interface WriterRequest {
+  readonly id: number;
+  readonly op: WriterOp;
+  readonly args: Record<string, unknown>;
+}
+
+/** `t0`/`t1`: monotonic stamps (ms, see clock.ts) right before and after the write. */
+export interface WriterReply {
+  readonly id: number;
+  readonly t0?: number;
+  readonly t1?: number;
+  readonly error?: string;
+}
