@@ -15,6 +15,7 @@ import { registerWatch } from './commands/watch.js';
 import { registerPrune } from './commands/prune.js';
 import { registerConsumers } from './commands/consumers.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerBridge } from './commands/bridge.js';
 import { printStatus, writeStdout } from './output.js';
 
 /** Wraps a command's action: its resolved value is the process exit code. */
@@ -77,6 +78,7 @@ Examples:
   registerPrune(program, run);
   registerConsumers(program, run);
   registerDoctor(program, run);
+  registerBridge(program, run);
   return program;
 }
 

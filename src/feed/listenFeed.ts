@@ -97,7 +97,6 @@ export function createListenFeed(options: ListenFeedOptions): Feed {
   };
 
   return {
-    kickOnLocalWrite: false,
     transport: 'listen',
     get reconnects() {
       return Math.max(0, connects - 1);

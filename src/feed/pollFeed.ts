@@ -15,14 +15,13 @@ export interface PollFeedOptions {
 
 /**
  * A feed that rings on a timer, for SQLite and for Postgres setups where LISTEN
- * cannot work (pgbouncer in transaction pooling, hot-standby replicas). Local
- * writes also wake the reader at once (`kickOnLocalWrite`).
+ * cannot work (pgbouncer in transaction pooling, hot-standby replicas). The
+ * store wakes its reader itself after its own writes.
  */
 export function createPollFeed(options: PollFeedOptions): Feed {
   let timer: NodeJS.Timeout | null = null;
   const log = options.logger.child({ component: 'feed:poll' });
   return {
-    kickOnLocalWrite: true,
     transport: 'poll',
     reconnects: 0,
     async start(onDoorbell) {

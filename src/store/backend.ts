@@ -44,8 +44,6 @@ export interface ConsumerRow {
 export interface Feed {
   /** Starts ringing `onDoorbell`; resolves once live (a doorbell rung after this is not missed). */
   start(onDoorbell: (reason: string) => void): Promise<void>;
-  /** Whether the store should wake its own reader after a local write (poll feeds). */
-  readonly kickOnLocalWrite: boolean;
   /** `'listen'` or `'poll'`. */
   readonly transport: 'listen' | 'poll';
   /** How many times the feed's connection came back after a loss. */

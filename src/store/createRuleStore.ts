@@ -57,15 +57,20 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
-  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, tracing });
+  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, tracing, errorsObserved: () => errors.observed });
   const feed = backend.createFeed();
   let closed = false;
 
   const ensureOpen = (): void => {
     if (closed) throw new RuleStoreError('STORE_CLOSED', 'the rule store is closed');
   };
+  /**
+   * Reads our own writes at once: a poll feed would not hear them before its next
+   * tick (SQLite's data_version ignores this connection's commits), and on listen
+   * it saves the doorbell's round trip (whose read then finds nothing).
+   */
   function afterWrite(): void {
-    if (feed.kickOnLocalWrite) reader.pump('local-write');
+    reader.pump('local-write');
   }
 
   /** The last version of a rule that compiles, from the log (used when the current row is bad). */

@@ -17,6 +17,8 @@ export interface LogReaderOptions {
   /** Called for every decoded error (a stored row that does not compile), and for read failures. */
   onError: (error: RuleStoreError) => void;
   tracing: Tracing;
+  /** Whether anyone listens for errors (a store nobody subscribes to skips compiling). */
+  errorsObserved: () => boolean;
 }
 
 /** The store's single reader of the log: one watermark, one query per doorbell. */
@@ -89,6 +91,9 @@ export function createLogReader(options: LogReaderOptions): LogReader {
         // replays up to and including this position (see changesSince).
         watermark = event.position;
         options.onEvent?.(event);
+        // Compiling a rule (YAML + validation) is the costly part: a store nobody
+        // listens to (a writer, the CLI) only moves its watermark.
+        if (subscribers === 0 && !options.errorsObserved()) continue;
         const decoded = decodeEvent(event, now, options.maxRuleBytes);
         if (decoded instanceof RuleValidationError) {
           log.warn({ event: 'log:reader:bad-row', ruleId: decoded.ruleId, position: decoded.position, reason: decoded.message }, 'stored rule does not compile');

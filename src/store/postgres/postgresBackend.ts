@@ -62,8 +62,8 @@ function logEvent(r: Json): LogEvent {
   };
 }
 
-// int8 arrives as a decimal string from postgres.js; no cast, so ORDER BY sorts the column, not text.
-const EVENT_COLUMNS = 'position, rule_id, entity, op, rule_row, state_row, actor, recorded_at';
+// Event queries select `position` uncast: int8 arrives as a decimal string from
+// postgres.js, and ORDER BY then sorts the column, not a text alias.
 /** Rows per INSERT statement in a batch (5 parameters each, well under Postgres' 65,535). */
 const WRITE_CHUNK = 2000;
 
@@ -95,25 +95,22 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     readEvents: (after, limit, upTo) =>
       guard('read the event log', async () => {
+        // Tagged templates are prepared statements (about half the cost of an unprepared read).
         const rows =
           upTo === undefined
-            ? await sql.unsafe(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > $1 ORDER BY position LIMIT $2`, [after.toString(), limit])
-            : await sql.unsafe(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > $1 AND position <= $3 ORDER BY position LIMIT $2`, [
-                after.toString(),
-                limit,
-                upTo.toString(),
-              ]);
+            ? await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+                         WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit}`
+            : await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+                         WHERE position > ${after.toString()}::bigint AND position <= ${upTo.toString()}::bigint ORDER BY position LIMIT ${limit}`;
         return rows.map((r) => logEvent(r as Json));
       }),
 
     readHistory: (ruleId, limit, upTo) =>
       guard('read the event log', async () => {
-        const rows = await sql.unsafe(
-          `SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
-            WHERE ($1::text IS NULL OR rule_id = $1) AND ($3::bigint IS NULL OR position <= $3)
-            ORDER BY position DESC LIMIT $2`,
-          [ruleId, limit, upTo === undefined ? null : upTo.toString()],
-        );
+        const rows = await sql`
+          SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+           WHERE (${ruleId}::text IS NULL OR rule_id = ${ruleId}::text) AND (${upTo === undefined ? null : upTo.toString()}::bigint IS NULL OR position <= ${upTo === undefined ? null : upTo.toString()}::bigint)
+           ORDER BY position DESC LIMIT ${limit}`;
         return rows.map((r) => logEvent(r as Json));
       }),
 
@@ -181,9 +178,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     writeRules: (rules, actor, prune) =>
       guard('write rules', async () => {
         if (rules.length === 1 && !prune) {
-          // The hot path (one edit): a single autocommit statement, one round trip.
-          const rows = await upsertChunk(sql, rules, actor);
-          return { upserted: rows, deleted: [] };
+          // The hot path (one edit): a single prepared autocommit statement, one round trip.
+          return { upserted: await upsertChunk(sql, rules, actor), deleted: [] };
         }
         return (await sql.begin(async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
@@ -280,16 +276,14 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 }
 
 async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string): Promise<string[]> {
-  const values = rules.map((r) => ({
-    rule_id: r.ruleId,
-    rule_version: r.ruleVersion,
-    source_path: r.sourcePath,
-    yaml_content: r.yamlContent,
-    updated_by: actor,
-  }));
+  // One statement text for any batch size (arrays through unnest), so it is prepared once.
   // Identical content is left alone: no row change, no event, no doorbell.
   const rows = await sql`
-    INSERT INTO ttp_rule ${sql(values, 'rule_id', 'rule_version', 'source_path', 'yaml_content', 'updated_by')}
+    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by)
+    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text
+      FROM unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
+                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[])
+           AS r(rule_id, rule_version, source_path, yaml_content)
     ON CONFLICT (rule_id) DO UPDATE SET
       rule_version = excluded.rule_version, source_path = excluded.source_path,
       yaml_content = excluded.yaml_content, updated_by = excluded.updated_by

@@ -266,7 +266,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     createFeed: (): Feed => {
       // data_version changes only when another connection commits, and costs a
       // look at the shared WAL index (no file read) when nothing changed. Writes
-      // through this connection wake the reader directly (kickOnLocalWrite).
+      // through this connection wake the store's reader directly.
       let seen = q.dataVersion.get();
       return createPollFeed({
         intervalMs: options.pollIntervalMs,

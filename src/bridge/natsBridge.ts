@@ -1,0 +1,315 @@
+import { Subject, type Observable, type Subscription } from 'rxjs';
+import { pino, type Logger } from 'pino';
+import type { JetStreamClient, NatsConnection } from 'nats';
+import { RuleStoreError } from '../domain/errors.js';
+import type { RuleChange } from '../domain/ruleChange.js';
+import type { RuleStore } from '../store/ruleStore.js';
+import { DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_STREAM, ensureStream, isValidStreamName, type JetStreamSettings } from './jetstream.js';
+import { createNatsLink, type NatsTarget } from './natsLink.js';
+import { busPayload, encodePayload } from './payloads.js';
+import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix, subjectFor, wildcardFor } from './subjects.js';
+
+/** Options of {@link bridgeToNats}. Only `nats` is required. */
+export interface BridgeToNatsOptions {
+  /** `nats://host:port` (or several, or `ConnectionOptions`), or a connection you own and close. */
+  nats: NatsTarget;
+  /** Durable consumer name: its checkpoint lives in the database (default `ttp-bridge`). */
+  name?: string;
+  /** Where a consumer that does not exist yet starts: `'head'` (default) or `'beginning'`. */
+  startAt?: 'head' | 'beginning';
+  /** Publish through JetStream with the position as message id (default true), or `false` for core NATS. */
+  jetstream?: boolean | JetStreamSettings;
+  /** Subject prefix (default `ttp.rule`): subjects are `<prefix>.reloaded.<id>` and `<prefix>.state.<id>`. */
+  subjectPrefix?: string;
+  /** Store the checkpoint after this many acknowledged publishes (default 100)… */
+  checkpointEvery?: number;
+  /** …or this long after the first unsaved one, ms (default 1000). */
+  checkpointIntervalMs?: number;
+  /** How long to wait for a JetStream ack (or a core flush), ms (default 5000). */
+  publishTimeoutMs?: number;
+  /** Backoff between failed publishes, ms (default 100 doubling to 5000). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Changes read ahead of NATS; past this the bridge stops reading and resumes from the log later (default 10,000). */
+  maxBuffered?: number;
+  /** A pino logger; silent without one. */
+  logger?: Logger;
+}
+
+/** Where the bridge stands with NATS. */
+export type NatsBridgeStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+/** What the bridge reports on `events$`. */
+export type NatsBridgeEvent =
+  | {
+      readonly type: 'published';
+      readonly subject: string;
+      readonly position: string;
+      readonly prevPosition: string;
+      readonly change: RuleChange;
+      /** JetStream already held this message id (a republish after a restart): it was not stored twice. */
+      readonly duplicate: boolean;
+      /** The stream sequence (JetStream), else null. */
+      readonly streamSeq: number | null;
+    }
+  | { readonly type: 'status'; readonly status: NatsBridgeStatus; readonly detail?: string }
+  | { readonly type: 'checkpoint'; readonly position: string }
+  | { readonly type: 'error'; readonly error: RuleStoreError };
+
+/** A running bridge: see {@link bridgeToNats}. */
+export interface NatsBridge {
+  readonly name: string;
+  /** Everything the bridge does and every failure it retries; completes when it stops. */
+  readonly events$: Observable<NatsBridgeEvent>;
+  /** Current status, counters and positions. */
+  state(): { status: NatsBridgeStatus; published: number; lastPublished: string; checkpoint: string; queued: number };
+  /** Stops reading, stores the checkpoint of what was acknowledged, closes a connection it opened. */
+  stop(): Promise<void>;
+  /** Resolves when the bridge has stopped: null after `stop()`, the error if the store's stream ended under it. */
+  readonly done: Promise<RuleStoreError | null>;
+}
+
+const positive = (name: string, value: number | undefined, fallback: number): number => {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) throw new RuleStoreError('CONFIG_INVALID', `${name} must be a positive integer, got ${String(value)}`);
+  return v;
+};
+
+/**
+ * Publishes every change of the log on NATS, exactly once and in order, on its
+ * per-rule subject (SPEC §8) with the seed's payloads plus `position`,
+ * `prev_position` and the whole change (see `BusPayload`). It reads the log as
+ * the durable named consumer `name` and stores the checkpoint after the server
+ * acknowledged (batched); with JetStream (the default) each message carries its
+ * position as message id, so a bridge restarted between publish and checkpoint
+ * republishes without creating a duplicate on the stream. NATS down: the bridge
+ * waits and retries with backoff; the store is untouched and nothing is skipped.
+ * Resolves once the consumer is registered; NATS may still be connecting.
+ *
+ * @example
+ * const bridge = await bridgeToNats(store, { nats: 'nats://127.0.0.1:4222' });
+ * bridge.events$.subscribe((e) => e.type === 'published' && console.log(e.subject));
+ * process.on('SIGTERM', () => void bridge.stop());
+ */
+export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOptions): Promise<NatsBridge> {
+  const name = options.name ?? 'ttp-bridge';
+  const prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX);
+  const jsSettings = options.jetstream === false ? null : { stream: DEFAULT_STREAM, duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS, ...(options.jetstream === true ? {} : options.jetstream) };
+  if (jsSettings && !isValidStreamName(jsSettings.stream)) throw new RuleStoreError('CONFIG_INVALID', `invalid stream name ${JSON.stringify(jsSettings.stream)}: 1-64 of A-Z a-z 0-9 _ -`);
+  const checkpointEvery = positive('checkpointEvery', options.checkpointEvery, 100);
+  const checkpointIntervalMs = positive('checkpointIntervalMs', options.checkpointIntervalMs, 1000);
+  const timeout = positive('publishTimeoutMs', options.publishTimeoutMs, 5000);
+  const retryMinMs = positive('retryMinMs', options.retryMinMs, 100);
+  const retryMaxMs = positive('retryMaxMs', options.retryMaxMs, 5000);
+  const maxBuffered = positive('maxBuffered', options.maxBuffered, 10_000);
+  const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'bridge:nats', bridge: name });
+
+  const consumer = await store.consumer(name, { startAt: options.startAt ?? 'head' });
+  const start = BigInt((await consumer.position()) ?? store.position());
+  const events = new Subject<NatsBridgeEvent>();
+  let status: NatsBridgeStatus = 'connecting';
+  let stopping = false;
+  let prev = start; // the last position acknowledged by NATS
+  let saved = start; // the last checkpoint stored
+  let unsaved = 0;
+  let published = 0;
+  const queue: RuleChange[] = [];
+  let lastQueued = start;
+  let source: Subscription | null = null;
+  let paused = false;
+  let wake: (() => void) | null = null;
+  let stopSignal: () => void = () => {};
+  const stopped = new Promise<null>((resolve) => (stopSignal = () => resolve(null)));
+  let resolveDone: (value: RuleStoreError | null) => void = () => {};
+  const done = new Promise<RuleStoreError | null>((resolve) => (resolveDone = resolve));
+  let streamReady = false;
+  let js: { nc: NatsConnection; client: JetStreamClient } | null = null;
+
+  const setStatus = (next: NatsBridgeStatus, detail?: string): void => {
+    if (status === next || (status === 'stopped' && next !== 'stopped')) return;
+    status = next;
+    events.next(detail === undefined ? { type: 'status', status } : { type: 'status', status, detail });
+  };
+  const report = (error: RuleStoreError): void => events.next({ type: 'error', error });
+  const kick = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+
+  const link = createNatsLink({
+    target: options.nats,
+    name: `ttp-rules-bridge:${name}`,
+    logger: log,
+    area: 'bridge:nats',
+    onUp: () => {
+      streamReady = false;
+      setStatus('connected');
+      kick();
+    },
+    onDown: (reason) => setStatus('disconnected', reason),
+  });
+
+  // Reading the log: bounded read-ahead. Past maxBuffered the subscription is
+  // dropped and later resumed from the last queued position (the log is the buffer).
+  const readLog = (): void => {
+    if (source || stopping) return;
+    paused = false;
+    const subscription = store.changesSince(lastQueued).subscribe({
+      next: (change) => {
+        if (paused) return;
+        queue.push(change);
+        lastQueued = BigInt(change.position);
+        kick();
+        if (queue.length >= maxBuffered) {
+          paused = true;
+          source?.unsubscribe();
+          source = null;
+          log.debug({ event: 'bridge:nats:read-paused', queued: queue.length }, 'read-ahead full; pausing the log read');
+        }
+      },
+      error: (error: unknown) => fail(RuleStoreError.is(error) ? error : new RuleStoreError('FEED_ERROR', `the change stream failed: ${String(error)}`, { cause: error })),
+      complete: () => fail(new RuleStoreError('STORE_CLOSED', 'the rule store closed under the bridge')),
+    });
+    if (paused) subscription.unsubscribe();
+    else source = subscription;
+  };
+
+  let checkpointTimer: NodeJS.Timeout | null = null;
+  let saving: Promise<void> | null = null;
+  const saveCheckpoint = async (): Promise<void> => {
+    while (saving) await saving;
+    if (prev <= saved) return;
+    const target = prev;
+    unsaved = 0;
+    saving = consumer
+      .checkpoint(target)
+      .then(() => {
+        saved = target;
+        events.next({ type: 'checkpoint', position: target.toString() });
+        log.debug({ event: 'bridge:nats:checkpoint', position: target.toString() }, 'checkpoint stored');
+      })
+      .catch((error: unknown) => {
+        log.warn({ event: 'bridge:nats:checkpoint-failed', err: error }, 'storing the checkpoint failed; will retry');
+        report(RuleStoreError.is(error) ? error : new RuleStoreError('WRITE_FAILED', `storing the bridge checkpoint failed: ${String(error)}`, { cause: error }));
+        scheduleCheckpoint(true);
+      })
+      .finally(() => {
+        saving = null;
+      });
+    await saving;
+  };
+  const scheduleCheckpoint = (force = false): void => {
+    if (stopping) return;
+    if (!force && unsaved >= checkpointEvery) {
+      void saveCheckpoint();
+    } else if (!checkpointTimer) {
+      checkpointTimer = setTimeout(() => {
+        checkpointTimer = null;
+        void saveCheckpoint();
+      }, checkpointIntervalMs);
+    }
+  };
+
+  const sleep = (ms: number): Promise<unknown> => Promise.race([new Promise((resolve) => setTimeout(resolve, ms)), stopped]);
+
+  /** Publishes one change until NATS acknowledges it; null when the bridge stops first. */
+  const publish = async (change: RuleChange): Promise<{ subject: string; duplicate: boolean; streamSeq: number | null } | null> => {
+    let delay = retryMinMs;
+    const subject = subjectFor(change, prefix);
+    for (let attempt = 1; ; attempt++) {
+      if (stopping) return null;
+      const nc = link.current ?? (await Promise.race([link.ready().catch(() => null), stopped]));
+      if (!nc || stopping) return null;
+      try {
+        let data = encodePayload(busPayload(change, prev.toString()));
+        const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
+        if (data.length > max - 1024) data = encodePayload(busPayload(change, prev.toString(), { withChange: false }));
+        if (jsSettings) {
+          if (!streamReady) {
+            await ensureStream(nc, wildcardFor(prefix), jsSettings, log);
+            streamReady = true;
+          }
+          if (js?.nc !== nc) js = { nc, client: nc.jetstream() };
+          const ack = await Promise.race([js.client.publish(subject, data, { msgID: change.position, timeout }), stopped]);
+          if (!ack) return null;
+          return { subject, duplicate: ack.duplicate, streamSeq: ack.seq };
+        }
+        nc.publish(subject, data);
+        let timer: NodeJS.Timeout | undefined;
+        const flushed = await Promise.race([
+          nc.flush().then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout))),
+          stopped,
+        ]).finally(() => clearTimeout(timer));
+        if (flushed === null) return null;
+        if (!flushed) throw new Error(`no flush acknowledgement within ${timeout} ms`);
+        return { subject, duplicate: false, streamSeq: null };
+      } catch (error) {
+        streamReady = false;
+        log.warn({ event: 'bridge:nats:publish-retry', err: error, position: change.position, subject, attempt, retryMs: delay }, 'publish failed; retrying');
+        report(new RuleStoreError('FEED_ERROR', `publishing position ${change.position} on ${subject} failed (attempt ${attempt}, retrying): ${(error as Error).message}`, { cause: error }));
+        await sleep(delay);
+        delay = Math.min(delay * 2, retryMaxMs);
+      }
+    }
+  };
+
+  const run = async (): Promise<void> => {
+    while (!stopping) {
+      const change = queue[0];
+      if (!change) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      const position = BigInt(change.position);
+      if (position > prev) {
+        const before = prev;
+        const result = await publish(change);
+        if (!result) return;
+        prev = position;
+        published++;
+        unsaved++;
+        events.next({ type: 'published', subject: result.subject, position: change.position, prevPosition: before.toString(), change, duplicate: result.duplicate, streamSeq: result.streamSeq });
+        scheduleCheckpoint();
+      }
+      queue.shift();
+      if (paused && !source && queue.length <= maxBuffered / 2) readLog();
+    }
+  };
+
+  let running: Promise<void> = Promise.resolve();
+  const shutdown = async (error: RuleStoreError | null): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    stopSignal();
+    source?.unsubscribe();
+    source = null;
+    kick();
+    await running;
+    if (checkpointTimer) clearTimeout(checkpointTimer);
+    await saveCheckpoint().catch(() => {});
+    await link.close();
+    if (error) report(error);
+    log.info({ event: 'bridge:nats:stop', published, checkpoint: saved.toString(), error: error?.code }, 'bridge stopped');
+    setStatus('stopped', error?.message);
+    events.complete();
+    resolveDone(error);
+  };
+  const fail = (error: RuleStoreError): void => {
+    log.error({ event: 'bridge:nats:failed', err: error }, 'the bridge lost its change stream');
+    void shutdown(error);
+  };
+
+  log.info({ event: 'bridge:nats:start', from: start.toString(), prefix, jetstream: jsSettings?.stream ?? false }, 'bridge starting');
+  readLog();
+  running = run().catch((error: unknown) => fail(new RuleStoreError('FEED_ERROR', `the bridge failed: ${String(error)}`, { cause: error })));
+
+  return {
+    name,
+    events$: events.asObservable(),
+    state: () => ({ status, published, lastPublished: prev.toString(), checkpoint: saved.toString(), queued: queue.length }),
+    stop: () => shutdown(null),
+    done,
+  };
+}

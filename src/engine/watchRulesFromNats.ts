@@ -1,0 +1,242 @@
+import { Observable } from 'rxjs';
+import { pino, type Logger } from 'pino';
+import type { NatsConnection, Subscription as NatsSubscription } from 'nats';
+import { RuleStoreError } from '../domain/errors.js';
+import type { RuleChange } from '../domain/ruleChange.js';
+import type { RuleStore } from '../store/ruleStore.js';
+import { createNatsLink, type NatsTarget } from '../bridge/natsLink.js';
+import { decodeBusMessage, type BusMessage } from '../bridge/payloads.js';
+import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix, wildcardFor } from '../bridge/subjects.js';
+import { readLogUntil, type LogRead, type ReadGoal } from './readLogUntil.js';
+import { applyToIndex, createRuleIndex, type RuleIndex } from './ruleIndex.js';
+import type { WatchRulesOptions } from './watchRules.js';
+
+/**
+ * The database side of a bus-fed engine: a store kept open (used as is), or a
+ * function that opens one, used for the snapshot and for each catch-up and closed
+ * right after, so the worker holds no database connection in between.
+ */
+export type RuleStoreSource = RuleStore | (() => Promise<RuleStore>);
+
+/** What a bus-fed engine reports through `onEvent`. */
+export type BusEngineEvent =
+  | { readonly type: 'connected' | 'disconnected' }
+  | { readonly type: 'catch-up'; readonly reason: string; readonly after: string; readonly target: string | null }
+  | { readonly type: 'caught-up'; readonly reason: string; readonly position: string; readonly changes: number }
+  | { readonly type: 'error'; readonly error: RuleStoreError };
+
+/** Options of {@link watchRulesFromNats}. */
+export interface WatchRulesFromNatsOptions extends WatchRulesOptions {
+  /** `nats://host:port` (or several, or `ConnectionOptions`), or a connection you own (shared by many engines). */
+  nats: NatsTarget;
+  /** The bridge's subject prefix (default `ttp.rule`). */
+  subjectPrefix?: string;
+  /** A pino logger; silent without one. */
+  logger?: Logger;
+  /** Called on connection changes, catch-ups and retried failures. */
+  onEvent?: (event: BusEngineEvent) => void;
+  /** Bus messages held while reading the database; past this they are dropped and re-read from the log (default 10,000). */
+  maxPending?: number;
+  /** Backoff of a failed catch-up, ms (default 100 doubling to 5000). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+const acquire = async (source: RuleStoreSource): Promise<{ store: RuleStore; release: () => Promise<void> }> => {
+  if (typeof source !== 'function') return { store: source, release: async () => {} };
+  const store = await source();
+  return { store, release: () => store.close() };
+};
+
+/**
+ * Like `watchRules`, but fed by the NATS bridge (`bridgeToNats`) instead of a
+ * database connection: the snapshot comes from the database once, every later
+ * change from `<prefix>.>` with the same index semantics (`applyToIndex`). Each
+ * message carries `prev_position`: a message whose predecessor the engine has not
+ * seen (a lost message, a restart, a reconnect) or that it cannot use makes it
+ * read the log from its own position with `changesSince` up to that point, then
+ * return to the bus; older messages and duplicates are dropped by position. After
+ * every NATS reconnect it catches up to the head, since messages sent while it was
+ * away are gone. Pass a store factory to hold no database connection between
+ * catch-ups (a swarm worker); a store opened with `transport: 'poll'` needs no
+ * LISTEN connection.
+ *
+ * @example
+ * const open = () => openRuleStore({ url, transport: 'poll', revertExpired: false });
+ * watchRulesFromNats(open, { nats: 'nats://127.0.0.1:4222' }).subscribe((index) => { current = index; });
+ */
+export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesFromNatsOptions): Observable<RuleIndex> {
+  const predicate = options.predicate ?? (() => true);
+  const prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX);
+  const maxPending = options.maxPending ?? 10_000;
+  const retryMinMs = options.retryMinMs ?? 100;
+  const retryMaxMs = options.retryMaxMs ?? 5000;
+  const baseLog = (options.logger ?? pino({ level: 'silent' })).child({ component: 'engine:nats' });
+  return new Observable<RuleIndex>((subscriber) => {
+    const log = baseLog;
+    const emit = (event: BusEngineEvent): void => options.onEvent?.(event);
+    let index: RuleIndex | null = null;
+    let closed = false;
+    let pending: BusMessage[] = [];
+    let owed: ReadGoal | null = null;
+    let catching = false;
+    let read: LogRead | null = null;
+    let wakeSleep: (() => void) | null = null;
+    let subscribedOn: NatsConnection | null = null;
+    let natsSubscription: NatsSubscription | null = null;
+    let live = false;
+    let resolveLive: () => void = () => {};
+    const firstLive = new Promise<void>((resolve) => (resolveLive = resolve));
+
+    const apply = (change: RuleChange): void => {
+      if (!index || closed || BigInt(change.position) <= BigInt(index.position)) return;
+      const next = applyToIndex(index, change, predicate);
+      const concerned = next.byId !== index.byId;
+      index = next;
+      if (concerned) subscriber.next(index);
+    };
+
+    const owe = (goal: ReadGoal): void => {
+      const target = owed?.target != null && goal.target != null ? (owed.target > goal.target ? owed.target : goal.target) : (owed?.target ?? goal.target);
+      owed = { target, toHead: (owed?.toHead ?? false) || goal.toHead };
+      void catchUp();
+    };
+
+    /** Applies what the bus delivered while the chain of positions is unbroken. */
+    const drain = (): void => {
+      while (index && !catching && !closed && pending.length > 0) {
+        const message = pending[0]!;
+        const last = BigInt(index.position);
+        if (message.position <= last) {
+          pending.shift(); // a duplicate, or older than what we hold
+        } else if (message.change && message.prevPosition <= last) {
+          pending.shift();
+          apply(message.change);
+        } else {
+          const why = message.change ? `missed ${message.prevPosition} before ${message.position}` : (message.problem ?? 'unusable message');
+          log.warn({ event: 'engine:nats:gap', after: last.toString(), position: message.position.toString(), reason: why }, 'gap on the bus; reading the database');
+          owe({ target: message.change ? message.prevPosition : message.position, toHead: false });
+          return;
+        }
+      }
+    };
+
+    const sleep = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wakeSleep = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+
+    /** Reads the log from the index's position until every owed goal is met, retrying failures. */
+    const catchUp = async (): Promise<void> => {
+      if (catching || !index || closed) return;
+      catching = true;
+      while (owed && !closed) {
+        const goal = owed;
+        owed = null;
+        const reason = goal.toHead ? 'head' : 'gap';
+        emit({ type: 'catch-up', reason, after: index.position, target: goal.target?.toString() ?? null });
+        for (let delay = retryMinMs; !closed; delay = Math.min(delay * 2, retryMaxMs)) {
+          try {
+            const { store, release } = await acquire(source);
+            try {
+              if (closed) break;
+              read = readLogUntil(store, BigInt(index.position), goal, apply);
+              const changes = await read.done;
+              log.info({ event: 'engine:nats:caught-up', reason, position: index.position, changes }, 'caught up from the database');
+              emit({ type: 'caught-up', reason, position: index.position, changes });
+            } finally {
+              read = null;
+              await release();
+            }
+            break;
+          } catch (error) {
+            if (closed) break;
+            const mapped = RuleStoreError.is(error) ? error : new RuleStoreError('FEED_ERROR', `catching up from the database failed: ${String(error)}`, { cause: error });
+            log.warn({ event: 'engine:nats:catch-up-retry', err: mapped, retryMs: delay }, 'catching up failed; retrying');
+            emit({ type: 'error', error: mapped });
+            await sleep(delay);
+          }
+        }
+      }
+      catching = false;
+      drain();
+    };
+
+    const onMessage = (subject: string, data: Uint8Array): void => {
+      if (closed) return;
+      const message = decodeBusMessage(subject, data, prefix);
+      if (!message) {
+        log.warn({ event: 'engine:nats:bad-message', subject }, 'ignoring a bus message without positions');
+        return;
+      }
+      pending.push(message);
+      if (pending.length > maxPending) {
+        // Too far behind: forget the messages, keep their positions as a debt to the log.
+        const newest = pending.reduce((max, m) => (m.position > max ? m.position : max), 0n);
+        pending = [];
+        owe({ target: newest, toHead: false });
+        return;
+      }
+      drain();
+    };
+
+    const link = createNatsLink({
+      target: options.nats,
+      name: 'ttp-rules-engine',
+      logger: log,
+      area: 'engine:nats',
+      onDown: () => emit({ type: 'disconnected' }),
+      onUp: (nc) => {
+        emit({ type: 'connected' });
+        if (subscribedOn !== nc) {
+          natsSubscription = nc.subscribe(wildcardFor(prefix), { callback: (error, msg) => (error ? undefined : onMessage(msg.subject, msg.data)) });
+          subscribedOn = nc;
+        }
+        // Once the server has our subscription, what we missed is on the database.
+        nc.flush()
+          .then(() => {
+            live = true;
+            resolveLive();
+            if (index) owe({ target: null, toHead: true });
+          })
+          .catch(() => {});
+      },
+    });
+
+    const start = async (): Promise<void> => {
+      // Give NATS a moment, so the subscription is live before the snapshot and no catch-up is needed.
+      await Promise.race([firstLive, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      const liveBefore = live;
+      let first: RuleIndex;
+      if (options.from) {
+        first = options.from;
+      } else {
+        const { store, release } = await acquire(source);
+        try {
+          const snapshot = await store.snapshot();
+          first = createRuleIndex(snapshot.position, snapshot.rules, predicate);
+        } finally {
+          await release();
+        }
+      }
+      if (closed) return;
+      index = first;
+      subscriber.next(index);
+      if (options.from || !liveBefore) owe({ target: null, toHead: true });
+      drain();
+    };
+    start().catch((error: unknown) => subscriber.error(error));
+
+    return () => {
+      closed = true;
+      read?.cancel();
+      wakeSleep?.();
+      natsSubscription?.unsubscribe();
+      void link.close();
+    };
+  });
+}
