@@ -109,6 +109,14 @@ export function readRuleDocument(input: string | Uint8Array, options: ParseRuleO
   } catch (error) {
     fail([{ path: '', message: `YAML: ${(error as Error).message}` }], options);
   }
+  return { doc: validateRuleValue(value, options), text };
+}
+
+/**
+ * Validates an already-parsed document (the part of {@link parseRule} after YAML):
+ * used for the JSON form the store keeps beside the YAML.
+ */
+export function validateRuleValue(value: unknown, options: ParseRuleOptions = {}): RuleDocument {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail([{ path: '', message: 'top-level YAML must be a mapping' }], options);
   }
@@ -120,10 +128,11 @@ export function readRuleDocument(input: string | Uint8Array, options: ParseRuleO
   if (options.expectRuleId !== undefined && result.data.rule_id !== options.expectRuleId) {
     fail([{ path: 'rule_id', message: `document says '${result.data.rule_id}' but it is stored as '${options.expectRuleId}'` }], options);
   }
-  return { doc: result.data, text };
+  return result.data;
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes an object graph in place (compiled rules are immutable all the way down). */
+export function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

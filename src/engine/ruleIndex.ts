@@ -1,4 +1,4 @@
-import { withState, type CompiledRule } from '../domain/compileRule.js';
+import { deepFreeze, withState, type CompiledRule } from '../domain/compileRule.js';
 import type { RuleState } from '../domain/ruleState.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 
@@ -90,14 +90,6 @@ export interface RuleIndexJson {
 /** Serialises an index (dates as ISO strings); restore it with {@link ruleIndexFromJson}. */
 export function ruleIndexToJson(index: RuleIndex): RuleIndexJson {
   return { position: index.position, rules: [...index.byId.values()] };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 const reviveDate = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(String(v)));

@@ -1,4 +1,5 @@
-import { compileRule, type CompiledRule } from '../domain/compileRule.js';
+import { createHash } from 'node:crypto';
+import { compileRule, toCompiledRule, validateRuleValue, type CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { DEFAULT_RULE_STATE, RULE_STATES, effectiveState, type RuleState, type RuleStateName } from '../domain/ruleState.js';
@@ -11,6 +12,19 @@ export interface RuleRow {
   readonly yamlContent: string;
   readonly updatedAt: Date;
   readonly updatedBy: string;
+  /** The validated document cached beside the YAML (Postgres only), if any. */
+  readonly doc?: RuleDocCache | null;
+}
+
+/** The validated document the library stores beside the YAML, keyed by the YAML's SHA-256. */
+export interface RuleDocCache {
+  readonly sha256: string;
+  readonly rule: unknown;
+}
+
+/** The key of a {@link RuleDocCache}: SHA-256 of the YAML text, hex. */
+export function yamlDigest(yamlContent: string): string {
+  return createHash('sha256').update(yamlContent).digest('hex');
 }
 
 /** A `ttp_rule_state` row as the backends hand it over. */
@@ -62,7 +76,22 @@ export function stateFromRow(row: StateRow | null): RuleState {
 
 /** Compiles a stored rule row with the state in force; throws {@link RuleValidationError}. */
 export function compileRow(row: RuleRow, state: RuleState, maxBytes?: number): CompiledRule {
-  return compileRule(row.yamlContent, state, { expectRuleId: row.ruleId, source: `ttp_rule[${row.ruleId}]`, ...(maxBytes ? { maxBytes } : {}) });
+  const options = { expectRuleId: row.ruleId, source: `ttp_rule[${row.ruleId}]`, ...(maxBytes ? { maxBytes } : {}) };
+  const cached = row.doc;
+  if (
+    cached &&
+    typeof cached.sha256 === 'string' &&
+    row.yamlContent.length <= (maxBytes ?? Number.POSITIVE_INFINITY) &&
+    cached.sha256 === yamlDigest(row.yamlContent)
+  ) {
+    try {
+      // Still validated: the cache is a shortcut past the YAML parser, not past the schema.
+      return toCompiledRule(validateRuleValue(cached.rule, options), state);
+    } catch {
+      // A cache that does not validate is ignored: the YAML is the truth.
+    }
+  }
+  return compileRule(row.yamlContent, state, options);
 }
 
 /**

@@ -1,6 +1,6 @@
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
-import type { LogEvent, RuleRow, StateRow } from '../../log/logEvent.js';
+import type { LogEvent, RuleDocCache, RuleRow, StateRow } from '../../log/logEvent.js';
 import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
@@ -33,6 +33,7 @@ function ruleRow(r: Json): RuleRow {
     yamlContent: String(r['yaml_content']),
     updatedAt: date(r['updated_at']),
     updatedBy: String(r['updated_by'] ?? ''),
+    doc: (r['doc'] as RuleDocCache | null | undefined) ?? null,
   };
 }
 
@@ -279,14 +280,15 @@ async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[
   // One statement text for any batch size (arrays through unnest), so it is prepared once.
   // Identical content is left alone: no row change, no event, no doorbell.
   const rows = await sql`
-    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by)
-    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text
+    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by, doc)
+    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text, r.doc::jsonb
       FROM unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
-                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[])
-           AS r(rule_id, rule_version, source_path, yaml_content)
+                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[],
+                  ${rules.map((r) => JSON.stringify(r.doc))}::text[])
+           AS r(rule_id, rule_version, source_path, yaml_content, doc)
     ON CONFLICT (rule_id) DO UPDATE SET
       rule_version = excluded.rule_version, source_path = excluded.source_path,
-      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by
+      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by, doc = excluded.doc
     WHERE (ttp_rule.rule_version, ttp_rule.source_path, ttp_rule.yaml_content)
           IS DISTINCT FROM (excluded.rule_version, excluded.source_path, excluded.yaml_content)
     RETURNING rule_id`;
