@@ -17,6 +17,7 @@
 import { execSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { updateReadme } from './readme.js';
 import postgres from 'postgres';
 import { commitProbe, notifyProbe } from './scenarios/context.js';
 import { createFloorSchema, floorProbe } from './scenarios/floor.js';
@@ -248,7 +249,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${markdown}\n`);
   if (writeFiles) {
     writeResults(results, new URL('./', import.meta.url));
-    log('wrote bench/results.json and bench/results.md');
+    updateReadme(['bench']);
+    log('wrote bench/results.json and bench/results.md, and pasted the table into README.md');
   } else {
     log('partial or quick run: results not written');
   }
