@@ -1,6 +1,6 @@
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
-import type { LogEvent, RuleDocCache, RuleRow, StateRow } from '../../log/logEvent.js';
+import { decodeDate as date, decodeEventRow as logEvent, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
 import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
@@ -20,48 +20,6 @@ export interface PostgresBackendOptions {
 }
 
 type Json = Record<string, unknown>;
-
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
-const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
-const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
-
-function ruleRow(r: Json): RuleRow {
-  return {
-    ruleId: String(r['rule_id']),
-    ruleVersion: Number(r['rule_version']),
-    sourcePath: String(r['source_path'] ?? ''),
-    yamlContent: String(r['yaml_content']),
-    updatedAt: date(r['updated_at']),
-    updatedBy: String(r['updated_by'] ?? ''),
-    doc: (r['doc'] as RuleDocCache | null | undefined) ?? null,
-  };
-}
-
-function stateRow(r: Json): StateRow {
-  const cm = r['confidence_max'];
-  return {
-    ruleId: String(r['rule_id']),
-    state: String(r['state']),
-    confidenceMax: cm === null || cm === undefined ? null : Number(cm),
-    expiresAt: dateOrNull(r['expires_at']),
-    reason: strOrNull(r['reason']),
-    setBy: strOrNull(r['set_by']),
-    setAt: dateOrNull(r['set_at']),
-  };
-}
-
-function logEvent(r: Json): LogEvent {
-  return {
-    position: BigInt(String(r['position'])),
-    ruleId: String(r['rule_id']),
-    entity: r['entity'] as 'rule' | 'state',
-    op: r['op'] as 'upsert' | 'delete',
-    rule: r['rule_row'] ? ruleRow(r['rule_row'] as Json) : null,
-    state: r['state_row'] ? stateRow(r['state_row'] as Json) : null,
-    actor: strOrNull(r['actor']),
-    at: date(r['recorded_at']),
-  };
-}
 
 // Event queries select `position` uncast: int8 arrives as a decimal string from
 // postgres.js, and ORDER BY then sorts the column, not a text alias.
