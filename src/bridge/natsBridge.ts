@@ -27,7 +27,7 @@ export interface BridgeToNatsOptions {
   checkpointIntervalMs?: number;
   /** How long to wait for a JetStream ack (or a core flush), ms (default 5000). */
   publishTimeoutMs?: number;
-  /** Backoff between failed publishes, ms (default 100 doubling to 5000). */
+  /** Backoff between failed publishes and connection attempts, ms (default 100 doubling to 5000). */
   retryMinMs?: number;
   retryMaxMs?: number;
   /** Changes read ahead of NATS; past this the bridge stops reading and resumes from the log later (default 10,000). */
@@ -142,6 +142,8 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
     name: `ttp-rules-bridge:${name}`,
     logger: log,
     area: 'bridge:nats',
+    retryMinMs,
+    retryMaxMs,
     onUp: () => {
       streamReady = false;
       setStatus('connected');
@@ -211,7 +213,10 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
     }
   };
 
-  const sleep = (ms: number): Promise<unknown> => Promise.race([new Promise((resolve) => setTimeout(resolve, ms)), stopped]);
+  const sleep = (ms: number): Promise<unknown> => {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), stopped]).finally(() => clearTimeout(timer));
+  };
 
   /** Publishes one change until NATS acknowledges it; null when the bridge stops first. */
   const publish = async (change: RuleChange): Promise<{ subject: string; duplicate: boolean; streamSeq: number | null } | null> => {

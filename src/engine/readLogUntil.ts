@@ -3,40 +3,32 @@ import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleStore } from '../store/ruleStore.js';
 
-/** How far {@link readLogUntil} reads. */
-export interface ReadGoal {
-  /** At least up to this position (a position the bridge published, so a change exists there or later). */
-  readonly target: bigint | null;
-  /** At least up to what the store had read when the read began (its head). */
-  readonly toHead: boolean;
-}
-
-/** A read in progress: `done` resolves with the number of changes delivered. */
+/** A read in progress: `done` resolves with the number of changes delivered and the head it read to. */
 export interface LogRead {
-  readonly done: Promise<number>;
+  readonly done: Promise<{ changes: number; head: bigint }>;
   cancel(): void;
 }
 
 /**
- * Reads `store.changesSince(after)` and hands each change to `onChange` until the
- * goal is reached, then unsubscribes. Stopping needs care because positions have
- * holes and a stored row that does not compile yields no change: "up to the head"
- * means up to the store's watermark `W` when the read began, and a bad row at or
- * below `W` (reported on `errors$` by the replay, in order with the changes)
- * counts as progress. The two subscriptions are made in the same tick as `W` is
- * read, so the replay ends exactly at `W` and errors above it come from live reads.
+ * Reads `store.changesSince(after)` and hands each change to `onChange` up to the
+ * head `W`: the position the store had read when the read began (for a store
+ * opened for the read, the newest committed change). Stopping needs care because
+ * positions have holes and a stored row that does not compile yields no change: a
+ * bad row at or below `W` (reported on `errors$` by the replay, in order with the
+ * changes) counts as progress. Both subscriptions are made in the same tick as `W`
+ * is read, so the replay ends exactly at `W` and errors above it come from live
+ * reads. A change superseded and compacted away is covered by the later one.
  */
-export function readLogUntil(store: RuleStore, after: bigint, goal: ReadGoal, onChange: (change: RuleChange) => void): LogRead {
+export function readLogUntil(store: RuleStore, after: bigint, onChange: (change: RuleChange) => void): LogRead {
   let cancel: () => void = () => {};
-  const done = new Promise<number>((resolve, reject) => {
+  const done = new Promise<{ changes: number; head: bigint }>((resolve, reject) => {
     const head = BigInt(store.position());
-    let wanted = goal.target ?? 0n;
-    if (goal.toHead && head > wanted) wanted = head;
+    const wanted = head;
     let progress = after;
     let count = 0;
     let finished = false;
     if (progress >= wanted) {
-      resolve(0);
+      resolve({ changes: 0, head });
       return;
     }
     let changes: Subscription | undefined;
@@ -46,7 +38,7 @@ export function readLogUntil(store: RuleStore, after: bigint, goal: ReadGoal, on
       errors.unsubscribe();
       changes?.unsubscribe();
       if (error) reject(error);
-      else resolve(count);
+      else resolve({ changes: count, head });
     };
     cancel = () => finish(new RuleStoreError('STORE_CLOSED', 'the read was cancelled'));
     const errors = store.errors$.subscribe((error) => {

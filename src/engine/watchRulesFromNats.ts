@@ -7,7 +7,7 @@ import type { RuleStore } from '../store/ruleStore.js';
 import { createNatsLink, type NatsTarget } from '../bridge/natsLink.js';
 import { decodeBusMessage, type BusMessage } from '../bridge/payloads.js';
 import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix, wildcardFor } from '../bridge/subjects.js';
-import { readLogUntil, type LogRead, type ReadGoal } from './readLogUntil.js';
+import { readLogUntil, type LogRead } from './readLogUntil.js';
 import { applyToIndex, createRuleIndex, type RuleIndex } from './ruleIndex.js';
 import type { WatchRulesOptions } from './watchRules.js';
 
@@ -21,8 +21,9 @@ export type RuleStoreSource = RuleStore | (() => Promise<RuleStore>);
 /** What a bus-fed engine reports through `onEvent`. */
 export type BusEngineEvent =
   | { readonly type: 'connected' | 'disconnected' }
-  | { readonly type: 'catch-up'; readonly reason: string; readonly after: string; readonly target: string | null }
-  | { readonly type: 'caught-up'; readonly reason: string; readonly position: string; readonly changes: number }
+  /** Reading the log: after a gap (`target`: the position the bus pointed at) or a (re)connect (`target` null). */
+  | { readonly type: 'catch-up'; readonly after: string; readonly target: string | null }
+  | { readonly type: 'caught-up'; readonly position: string; readonly changes: number }
   | { readonly type: 'error'; readonly error: RuleStoreError };
 
 /** Options of {@link watchRulesFromNats}. */
@@ -37,7 +38,7 @@ export interface WatchRulesFromNatsOptions extends WatchRulesOptions {
   onEvent?: (event: BusEngineEvent) => void;
   /** Bus messages held while reading the database; past this they are dropped and re-read from the log (default 10,000). */
   maxPending?: number;
-  /** Backoff of a failed catch-up, ms (default 100 doubling to 5000). */
+  /** Backoff of a failed catch-up and of connection attempts, ms (default 100 doubling to 5000). */
   retryMinMs?: number;
   retryMaxMs?: number;
 }
@@ -77,8 +78,13 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
     const emit = (event: BusEngineEvent): void => options.onEvent?.(event);
     let index: RuleIndex | null = null;
     let closed = false;
-    let pending: BusMessage[] = [];
-    let owed: ReadGoal | null = null;
+    /** Bus messages not applied yet, with their arrival number. */
+    let pending: (BusMessage & { arrival: number })[] = [];
+    let arrivals = 0;
+    /** Messages that arrived before this number were judged by a completed catch-up. */
+    let judgedBefore = 0;
+    /** A catch-up is owed; with the highest position a message pointed at. */
+    let owed: { target: bigint } | null = null;
     let catching = false;
     let read: LogRead | null = null;
     let wakeSleep: (() => void) | null = null;
@@ -96,9 +102,8 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       if (concerned) subscriber.next(index);
     };
 
-    const owe = (goal: ReadGoal): void => {
-      const target = owed?.target != null && goal.target != null ? (owed.target > goal.target ? owed.target : goal.target) : (owed?.target ?? goal.target);
-      owed = { target, toHead: (owed?.toHead ?? false) || goal.toHead };
+    const owe = (target: bigint): void => {
+      owed = { target: owed && owed.target > target ? owed.target : target };
       void catchUp();
     };
 
@@ -112,10 +117,16 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         } else if (message.change && message.prevPosition <= last) {
           pending.shift();
           apply(message.change);
+        } else if (message.arrival < judgedBefore) {
+          // A catch-up that began after it arrived read the log to its head, which a
+          // message from the bridge cannot be ahead of: it was not from the bridge.
+          pending.shift();
+          log.warn({ event: 'engine:nats:bogus-message', position: message.position.toString(), head: last.toString() }, 'dropping a bus message beyond the log');
+          emit({ type: 'error', error: new RuleStoreError('FEED_ERROR', `dropped a bus message at position ${message.position}: it is beyond the log (${last}); only the bridge should publish on ${prefix}.>`) });
         } else {
           const why = message.change ? `missed ${message.prevPosition} before ${message.position}` : (message.problem ?? 'unusable message');
           log.warn({ event: 'engine:nats:gap', after: last.toString(), position: message.position.toString(), reason: why }, 'gap on the bus; reading the database');
-          owe({ target: message.change ? message.prevPosition : message.position, toHead: false });
+          owe(message.change ? message.prevPosition : message.position);
           return;
         }
       }
@@ -130,28 +141,39 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         };
       });
 
-    /** Reads the log from the index's position until every owed goal is met, retrying failures. */
+    /** One catch-up: from the index's position to the store's head, then back to the bus. */
+    const readOnce = async (target: bigint): Promise<void> => {
+      const { store, release } = await acquire(source);
+      try {
+        // A store kept open may not have read as far as the bus yet: give it a moment.
+        if (typeof source !== 'function' && BigInt(store.position()) < target) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([store.waitForPosition(target), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]).finally(() => clearTimeout(timer));
+        }
+        if (closed || !index) return;
+        read = readLogUntil(store, BigInt(index.position), apply);
+        const { changes, head } = await read.done;
+        log.info({ event: 'engine:nats:caught-up', position: index.position, head: head.toString(), changes }, 'caught up from the database');
+        emit({ type: 'caught-up', position: index.position, changes });
+      } finally {
+        read = null;
+        await release();
+      }
+    };
+
+    /** Reads the log until no catch-up is owed, retrying failures with backoff. */
     const catchUp = async (): Promise<void> => {
       if (catching || !index || closed) return;
       catching = true;
       while (owed && !closed) {
-        const goal = owed;
+        const { target } = owed;
         owed = null;
-        const reason = goal.toHead ? 'head' : 'gap';
-        emit({ type: 'catch-up', reason, after: index.position, target: goal.target?.toString() ?? null });
+        const startedAt = arrivals + 1;
+        emit({ type: 'catch-up', after: index.position, target: target > 0n ? target.toString() : null });
         for (let delay = retryMinMs; !closed; delay = Math.min(delay * 2, retryMaxMs)) {
           try {
-            const { store, release } = await acquire(source);
-            try {
-              if (closed) break;
-              read = readLogUntil(store, BigInt(index.position), goal, apply);
-              const changes = await read.done;
-              log.info({ event: 'engine:nats:caught-up', reason, position: index.position, changes }, 'caught up from the database');
-              emit({ type: 'caught-up', reason, position: index.position, changes });
-            } finally {
-              read = null;
-              await release();
-            }
+            await readOnce(target);
+            judgedBefore = startedAt;
             break;
           } catch (error) {
             if (closed) break;
@@ -173,12 +195,11 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         log.warn({ event: 'engine:nats:bad-message', subject }, 'ignoring a bus message without positions');
         return;
       }
-      pending.push(message);
+      pending.push({ ...message, arrival: ++arrivals });
       if (pending.length > maxPending) {
-        // Too far behind: forget the messages, keep their positions as a debt to the log.
-        const newest = pending.reduce((max, m) => (m.position > max ? m.position : max), 0n);
+        // Too far behind: forget the messages; the log has them.
         pending = [];
-        owe({ target: newest, toHead: false });
+        owe(0n);
         return;
       }
       drain();
@@ -189,6 +210,8 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       name: 'ttp-rules-engine',
       logger: log,
       area: 'engine:nats',
+      retryMinMs,
+      retryMaxMs,
       onDown: () => emit({ type: 'disconnected' }),
       onUp: (nc) => {
         emit({ type: 'connected' });
@@ -201,7 +224,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
           .then(() => {
             live = true;
             resolveLive();
-            if (index) owe({ target: null, toHead: true });
+            if (index) owe(0n);
           })
           .catch(() => {});
       },
@@ -209,7 +232,10 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
 
     const start = async (): Promise<void> => {
       // Give NATS a moment, so the subscription is live before the snapshot and no catch-up is needed.
-      await Promise.race([firstLive, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([firstLive, new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+      clearTimeout(timer);
+      if (closed) return;
       const liveBefore = live;
       let first: RuleIndex;
       if (options.from) {
@@ -226,7 +252,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       if (closed) return;
       index = first;
       subscriber.next(index);
-      if (options.from || !liveBefore) owe({ target: null, toHead: true });
+      if (options.from || !liveBefore) owe(0n);
       drain();
     };
     start().catch((error: unknown) => subscriber.error(error));

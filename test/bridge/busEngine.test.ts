@@ -1,0 +1,266 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import postgres from 'postgres';
+import type { NatsConnection } from 'nats';
+import {
+  bridgeToNats,
+  createRuleIndex,
+  openRuleStore,
+  ruleIndexFromJson,
+  ruleIndexToJson,
+  watchRules,
+  watchRulesFromNats,
+  type BusEngineEvent,
+  type NatsBridge,
+  type RuleIndex,
+  type RulePredicate,
+  type RuleStore,
+} from '../../src/index.js';
+import { collect, type Collector } from '../helpers/changes.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { ruleYaml } from '../helpers/rules.js';
+import { NATS_URL, connectShared, createPrivateNats, deleteStream, eventually, uniqueBus, type PrivateNats } from './natsFixture.js';
+
+let db: TestDatabase;
+let store: RuleStore;
+let nc: NatsConnection;
+let admin: postgres.Sql;
+const streams: string[] = [];
+
+/** What a bus-fed worker passes: a store opened per read, polling (no LISTEN), closed right after. */
+const openForRead = (): Promise<RuleStore> => openRuleStore({ url: db.url, transport: 'poll', revertExpired: false });
+
+before(async () => {
+  db = await createTestDatabase('bus_engine');
+  store = await openRuleStore({ url: db.url });
+  nc = await connectShared();
+  admin = postgres(db.url, { max: 1, onnotice: () => {} });
+  await store.upsertRules(Array.from({ length: 30 }, (_, i) => ({ yaml: ruleYaml(`R${i}`, { appliesTo: KINDS[i % KINDS.length]! }) })));
+  await store.setState('R1', 'disabled', 'seed');
+  await store.setState('R2', { state: 'clipped', confidenceMax: 0.2 }, 'seed');
+});
+after(async () => {
+  for (const stream of streams) await deleteStream(nc, stream);
+  await nc.close();
+  await admin.end();
+  await store.close();
+  await db.drop();
+});
+
+const KINDS = [['command'], ['http_request'], ['command', 'auth_attempt'], ['auth_attempt']];
+const all: RulePredicate = () => true;
+const commandOnly: RulePredicate = (r) => r.appliesTo.includes('command');
+
+/** An index as comparable JSON: rules (with state) by id, and ids by kind. */
+const normalise = (index: RuleIndex): unknown =>
+  JSON.parse(
+    JSON.stringify({
+      rules: [...index.byId.values()].sort((a, b) => a.ruleId.localeCompare(b.ruleId)),
+      kinds: [...index.byKind].sort(([a], [b]) => a.localeCompare(b)).map(([k, rules]) => [k, rules.map((r) => r.ruleId)]),
+    }),
+  );
+const expected = async (predicate: RulePredicate): Promise<unknown> => {
+  const snapshot = await store.snapshot();
+  return normalise(createRuleIndex(snapshot.position, snapshot.rules, predicate));
+};
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+async function converges(indexes: Collector<RuleIndex>, predicate: RulePredicate, what: string): Promise<void> {
+  await eventually(async () => indexes.items.length > 0 && same(normalise(indexes.items.at(-1)!), await expected(predicate)), 20_000, what);
+}
+
+/** A small deterministic PRNG, so a failure can be replayed. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+async function randomEdits(count: number, seed: number): Promise<void> {
+  const next = random(seed);
+  const pick = (n: number): number => Math.floor(next() * n);
+  const versions = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const id = `R${pick(40)}`;
+    const roll = next();
+    if (roll < 0.35) {
+      const version = (versions.get(id) ?? 1) + 1;
+      versions.set(id, version);
+      await store.upsertRule(ruleYaml(id, { version, appliesTo: KINDS[pick(KINDS.length)]! }));
+    } else if (roll < 0.45) {
+      await store.deleteRule(id);
+    } else if (roll < 0.7) {
+      await store.setState(id, pick(2) ? 'disabled' : { state: 'clipped', confidenceMax: Math.round(next() * 100) / 100, reason: `r${i}` }, `op${i}`);
+    } else if (roll < 0.8) {
+      await store.clearState(id, `op${i}`);
+    } else if (roll < 0.9) {
+      const ids = [pick(40), pick(40), pick(40)].map((n) => `R${n}`).filter((v, j, a) => a.indexOf(v) === j);
+      await store.upsertRules(ids.map((rid) => ({ yaml: ruleYaml(rid, { version: (versions.get(rid) ?? 1) + 100 + i, appliesTo: KINDS[pick(KINDS.length)]! }) })));
+    } else {
+      // Reverted on time by the bridge's store, and published as auto_revert.
+      await store.setState(id, { state: 'disabled', expiresAt: new Date(Date.now() + 50 + pick(300)) }, `op${i}`);
+    }
+  }
+}
+
+describe('a bus-fed engine on the shared NATS', () => {
+  let bridge: NatsBridge;
+  let bus: { prefix: string; stream: string };
+
+  before(async () => {
+    bus = uniqueBus('engine');
+    streams.push(bus.stream);
+    bridge = await bridgeToNats(store, { nats: NATS_URL, name: 'engine-bridge', subjectPrefix: bus.prefix, jetstream: { stream: bus.stream } });
+  });
+  after(async () => bridge.stop());
+
+  test('converges to the database after random edits, like watchRules, with no LISTEN and no connection held', async () => {
+    const connections = async (): Promise<number> => Number((await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${db.name}`)[0]!['n']);
+    // Fill the test's own store pool first (4 connections), so any connection above the baseline is an engine's.
+    await Promise.all(Array.from({ length: 12 }, () => store.snapshot()));
+    const baseline = await connections();
+    const events: BusEngineEvent[] = [];
+    const engines = [all, commandOnly, all].map((predicate) => collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: bus.prefix, predicate, onEvent: (e) => events.push(e) })));
+    const direct = collect(watchRules(store));
+    try {
+      for (const engine of engines) await engine.waitForCount(1, 15_000);
+      await direct.waitForCount(1);
+
+      await randomEdits(300, 7);
+      await converges(engines[0]!, all, 'engine 1 to converge');
+      await converges(engines[1]!, commandOnly, 'engine 2 (command rules) to converge');
+      await converges(engines[2]!, all, 'engine 3 to converge');
+      await eventually(async () => same(normalise(direct.items.at(-1)!), normalise(engines[0]!.items.at(-1)!)), 10_000, 'watchRules and the bus-fed engine to agree');
+      assert.ok(engines.every((e) => e.items.every((index) => Object.isFrozen(index))));
+      assert.deepEqual(
+        events.filter((e) => e.type === 'catch-up' && e.target !== null),
+        [],
+        'no gap on a healthy bus: every change came from NATS',
+      );
+      // One LISTEN connection in all: the bridge's store. The engines hold none between reads.
+      const listening = await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${db.name} AND application_name = 'ttp-rule-store:listen'`;
+      assert.equal(listening[0]!['n'], 1);
+      await eventually(async () => (await connections()) === baseline, 10_000, `the engines to hold no database connection (baseline ${baseline})`);
+    } finally {
+      for (const engine of engines) engine.stop();
+      direct.stop();
+    }
+  });
+
+  test('warm restart from a saved index: catches up what changed while it was down', async () => {
+    const first = collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: bus.prefix }));
+    let saved: Parameters<typeof ruleIndexFromJson>[0];
+    try {
+      await first.waitForCount(1, 15_000);
+      saved = JSON.parse(JSON.stringify(ruleIndexToJson(first.items.at(-1)!)));
+    } finally {
+      first.stop();
+    }
+    await randomEdits(40, 11);
+    const events: BusEngineEvent[] = [];
+    const resumed = collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: bus.prefix, from: ruleIndexFromJson(saved), onEvent: (e) => events.push(e) }));
+    try {
+      await converges(resumed, all, 'the resumed engine to converge');
+      assert.ok(events.some((e) => e.type === 'caught-up' && e.changes > 0), 'the changes made while it was down came from the database');
+    } finally {
+      resumed.stop();
+    }
+  });
+});
+
+describe('the gap check', () => {
+  test('a dropped message is read from the database; old, duplicate and forged messages change nothing', async () => {
+    const upstream = uniqueBus('relayin');
+    const downstream = uniqueBus('relayout');
+    streams.push(upstream.stream);
+    const bridge = await bridgeToNats(store, { nats: NATS_URL, name: 'relay-bridge', subjectPrefix: upstream.prefix, jetstream: false });
+    // A relay between the bridge and the engine that can lose a message on purpose.
+    let drop: ((payload: Record<string, unknown>) => boolean) | null = null;
+    const seen: { subject: string; data: Uint8Array; payload: Record<string, unknown> }[] = [];
+    const relay = nc.subscribe(`${upstream.prefix}.>`, {
+      callback: (_error, msg) => {
+        const payload = JSON.parse(new TextDecoder().decode(msg.data)) as Record<string, unknown>;
+        const subject = downstream.prefix + msg.subject.slice(upstream.prefix.length);
+        seen.push({ subject, data: msg.data, payload });
+        if (drop?.(payload)) {
+          drop = null;
+          return;
+        }
+        nc.publish(subject, msg.data);
+      },
+    });
+    await nc.flush();
+    const events: BusEngineEvent[] = [];
+    const engine = collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: downstream.prefix, onEvent: (e) => events.push(e) }));
+    try {
+      await engine.waitForCount(1, 15_000);
+      const latest = (): RuleIndex => engine.items.at(-1)!;
+      const barrier = async (id: string): Promise<void> => {
+        await store.upsertRule(ruleYaml(id, { version: Date.now() % 1_000_000 }));
+        await engine.waitFor(() => latest().byId.has(id), 15_000, `the engine to see ${id}`);
+      };
+
+      // 1. The state change on G1 never reaches the engine; the next message exposes the gap.
+      await store.upsertRule(ruleYaml('G1', { version: 2 }));
+      drop = (payload) => payload['rule_id'] === 'G1' && payload['state'] === 'disabled';
+      await store.setState('G1', 'disabled', 'op');
+      await store.upsertRule(ruleYaml('G2', { version: 2 }));
+      await engine.waitFor(() => latest().byId.get('G2')?.ruleVersion === 2, 15_000, 'G2 v2');
+      assert.equal(latest().byId.get('G1')?.state.state, 'disabled', 'the dropped change was read from the database');
+      const dropped = seen.find((m) => m.payload['rule_id'] === 'G1' && m.payload['state'] === 'disabled')!;
+      const gaps = events.filter((e) => e.type === 'catch-up' && e.target !== null);
+      assert.equal(gaps.length, 1);
+      assert.equal((gaps[0] as { target: string }).target, String(dropped.payload['position']), 'the next message pointed at the dropped one');
+      await converges(engine, all, 'the engine to converge after the gap');
+
+      // 2. Old messages and duplicates (the snapshot and the index are past them) are dropped.
+      const before = events.length;
+      for (const old of seen.slice(0, 3)) nc.publish(old.subject, old.data);
+      await barrier('G3');
+      assert.deepEqual(events.slice(before).filter((e) => e.type === 'catch-up'), [], 'no catch-up for old messages');
+
+      // 3. A forged message (well-formed, but its prev_position is beyond the log) is not applied.
+      const head = BigInt(latest().position);
+      const forged = { rule_id: 'G2', state: 'disabled', set_by: 'mallory', position: String(head + 1000n), prev_position: String(head + 999n), change: { kind: 'state', ruleId: 'G2', position: String(head + 1000n), actor: 'mallory', at: new Date().toISOString(), expired: false, state: { state: 'disabled', confidenceMax: null, expiresAt: null, reason: null, setBy: 'mallory', setAt: null } } };
+      nc.publish(`${downstream.prefix}.state.G2`, JSON.stringify(forged));
+      // 4. A change on another rule's subject is refused too.
+      nc.publish(`${downstream.prefix}.state.G1`, JSON.stringify({ ...forged, position: String(head + 2000n), prev_position: String(head + 1999n) }));
+      await eventually(async () => events.filter((e) => e.type === 'error' && /beyond the log/.test(e.error.message)).length === 2, 15_000, 'both forged messages dropped');
+      await barrier('G4');
+      assert.equal(latest().byId.get('G2')?.state.state, 'enabled');
+      await converges(engine, all, 'the engine to converge after the forgeries');
+    } finally {
+      engine.stop();
+      relay.unsubscribe();
+      await bridge.stop();
+    }
+  });
+});
+
+describe('NATS restarted under a bus-fed engine', () => {
+  let nats: PrivateNats;
+  before(async () => {
+    nats = await createPrivateNats('engine');
+    await nats.start();
+  });
+  after(async () => nats.dispose());
+
+  test('messages lost while NATS was down are read from the database after the reconnect', async () => {
+    const bridge = await bridgeToNats(store, { nats: nats.url, name: 'restart-bridge', jetstream: { stream: 'ENGINE' }, retryMaxMs: 500 });
+    const events: BusEngineEvent[] = [];
+    const engine = collect(watchRulesFromNats(openForRead, { nats: nats.url, onEvent: (e) => events.push(e), retryMaxMs: 500 }));
+    try {
+      await engine.waitForCount(1, 15_000);
+      await randomEdits(30, 21);
+      await converges(engine, all, 'the engine before the restart');
+      await nats.kill('SIGTERM');
+      await eventually(async () => events.some((e) => e.type === 'disconnected'), 10_000, 'the engine to notice');
+      const reconnectsBefore = events.filter((e) => e.type === 'catch-up' && e.target === null).length;
+      await randomEdits(60, 22);
+      await nats.start();
+      await converges(engine, all, 'the engine after the restart');
+      await eventually(async () => events.filter((e) => e.type === 'catch-up' && e.target === null).length > reconnectsBefore, 10_000, 'a catch-up after the reconnect');
+    } finally {
+      engine.stop();
+      await bridge.stop();
+    }
+  });
+});
