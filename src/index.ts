@@ -54,3 +54,4 @@ export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from '
 export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './bridge/jetstream.js';
 export type { NatsTarget } from './bridge/natsLink.js';
 export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './engine/watchRulesFromNats.js';
+export { createSharedStoreSource, type SharedStoreSourceOptions } from './engine/sharedStoreSource.js';

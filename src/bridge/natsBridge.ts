@@ -4,6 +4,7 @@ import type { JetStreamClient, NatsConnection } from 'nats';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleStore } from '../store/ruleStore.js';
+import { createCheckpointer } from './checkpointer.js';
 import { DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_STREAM, ensureStream, isValidStreamName, type JetStreamSettings } from './jetstream.js';
 import { createNatsLink, type NatsTarget } from './natsLink.js';
 import { busPayload, encodePayload } from './payloads.js';
@@ -110,8 +111,6 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
   let status: NatsBridgeStatus = 'connecting';
   let stopping = false;
   let prev = start; // the last position acknowledged by NATS
-  let saved = start; // the last checkpoint stored
-  let unsaved = 0;
   let published = 0;
   const queue: RuleChange[] = [];
   let lastQueued = start;
@@ -136,6 +135,16 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
     wake = null;
     w?.();
   };
+
+  const checkpoints = createCheckpointer({
+    consumer,
+    start,
+    every: checkpointEvery,
+    intervalMs: checkpointIntervalMs,
+    logger: log,
+    onSaved: (position) => events.next({ type: 'checkpoint', position: position.toString() }),
+    onError: report,
+  });
 
   const link = createNatsLink({
     target: options.nats,
@@ -175,42 +184,6 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
     });
     if (paused) subscription.unsubscribe();
     else source = subscription;
-  };
-
-  let checkpointTimer: NodeJS.Timeout | null = null;
-  let saving: Promise<void> | null = null;
-  const saveCheckpoint = async (): Promise<void> => {
-    while (saving) await saving;
-    if (prev <= saved) return;
-    const target = prev;
-    unsaved = 0;
-    saving = consumer
-      .checkpoint(target)
-      .then(() => {
-        saved = target;
-        events.next({ type: 'checkpoint', position: target.toString() });
-        log.debug({ event: 'bridge:nats:checkpoint', position: target.toString() }, 'checkpoint stored');
-      })
-      .catch((error: unknown) => {
-        log.warn({ event: 'bridge:nats:checkpoint-failed', err: error }, 'storing the checkpoint failed; will retry');
-        report(RuleStoreError.is(error) ? error : new RuleStoreError('WRITE_FAILED', `storing the bridge checkpoint failed: ${String(error)}`, { cause: error }));
-        scheduleCheckpoint(true);
-      })
-      .finally(() => {
-        saving = null;
-      });
-    await saving;
-  };
-  const scheduleCheckpoint = (force = false): void => {
-    if (stopping) return;
-    if (!force && unsaved >= checkpointEvery) {
-      void saveCheckpoint();
-    } else if (!checkpointTimer) {
-      checkpointTimer = setTimeout(() => {
-        checkpointTimer = null;
-        void saveCheckpoint();
-      }, checkpointIntervalMs);
-    }
   };
 
   const sleep = (ms: number): Promise<unknown> => {
@@ -274,9 +247,8 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
         if (!result) return;
         prev = position;
         published++;
-        unsaved++;
         events.next({ type: 'published', subject: result.subject, position: change.position, prevPosition: before.toString(), change, duplicate: result.duplicate, streamSeq: result.streamSeq });
-        scheduleCheckpoint();
+        checkpoints.acknowledge(position);
       }
       queue.shift();
       if (paused && !source && queue.length <= maxBuffered / 2) readLog();
@@ -285,18 +257,18 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
 
   let running: Promise<void> = Promise.resolve();
   const shutdown = async (error: RuleStoreError | null): Promise<void> => {
-    if (stopping) return;
+    if (stopping) return done.then(() => {});
     stopping = true;
     stopSignal();
     source?.unsubscribe();
     source = null;
     kick();
     await running;
-    if (checkpointTimer) clearTimeout(checkpointTimer);
-    await saveCheckpoint().catch(() => {});
+    checkpoints.close();
+    await checkpoints.flush();
     await link.close();
     if (error) report(error);
-    log.info({ event: 'bridge:nats:stop', published, checkpoint: saved.toString(), error: error?.code }, 'bridge stopped');
+    log.info({ event: 'bridge:nats:stop', published, checkpoint: checkpoints.saved.toString(), error: error?.code }, 'bridge stopped');
     setStatus('stopped', error?.message);
     events.complete();
     resolveDone(error);
@@ -313,7 +285,7 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
   return {
     name,
     events$: events.asObservable(),
-    state: () => ({ status, published, lastPublished: prev.toString(), checkpoint: saved.toString(), queued: queue.length }),
+    state: () => ({ status, published, lastPublished: prev.toString(), checkpoint: checkpoints.saved.toString(), queued: queue.length }),
     stop: () => shutdown(null),
     done,
   };

@@ -5,6 +5,7 @@ import type { NatsConnection } from 'nats';
 import {
   bridgeToNats,
   createRuleIndex,
+  createSharedStoreSource,
   openRuleStore,
   ruleIndexFromJson,
   ruleIndexToJson,
@@ -142,6 +143,29 @@ describe('a bus-fed engine on the shared NATS', () => {
     } finally {
       for (const engine of engines) engine.stop();
       direct.stop();
+    }
+  });
+
+  test('engines in one process share one store for their reads (createSharedStoreSource)', async () => {
+    let opened = 0;
+    let open = 0;
+    let peak = 0;
+    const source = createSharedStoreSource(async () => {
+      opened++;
+      peak = Math.max(peak, ++open);
+      const s = await openForRead();
+      return new Proxy(s, { get: (t, k) => (k === 'close' ? async () => (open--, t.close()) : Reflect.get(t, k)) });
+    }, { idleMs: 0 });
+    const engines = Array.from({ length: 20 }, () => collect(watchRulesFromNats(source, { nats: NATS_URL, subjectPrefix: bus.prefix })));
+    try {
+      for (const engine of engines) await engine.waitForCount(1, 15_000);
+      await randomEdits(20, 5);
+      for (const engine of engines) await converges(engine, all, 'every sharing engine to converge');
+      assert.equal(peak, 1, 'one store at a time for 20 engines');
+      assert.ok(opened <= 2, `stores opened: ${opened}`);
+      await eventually(async () => open === 0, 5000, 'the shared store to close once idle');
+    } finally {
+      for (const engine of engines) engine.stop();
     }
   });
 

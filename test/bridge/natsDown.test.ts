@@ -34,7 +34,7 @@ async function logPositions(after: string): Promise<string[]> {
 }
 
 test('NATS down at start and stopped mid-stream: the store keeps working, the bridge waits, then publishes everything exactly once', async () => {
-  const bridge = await bridgeToNats(store, { nats: nats.url, name: 'down-bridge', jetstream: { stream: 'DOWN' }, retryMaxMs: 500, checkpointIntervalMs: 50 });
+  const bridge = await bridgeToNats(store, { nats: nats.url, name: 'down-bridge', jetstream: { stream: 'DOWN' }, retryMaxMs: 500, checkpointIntervalMs: 50, maxBuffered: 16 });
   const events = collect<NatsBridgeEvent>(bridge.events$);
   const others = collect<RuleChange>(store.changesSince(store.position()));
   const from = bridge.state().lastPublished;
@@ -46,6 +46,7 @@ test('NATS down at start and stopped mid-stream: the store keeps working, the br
     assert.equal(bridge.state().status, 'connecting');
     assert.equal(bridge.state().published, 0);
     assert.equal(bridge.state().checkpoint, from, 'nothing checkpointed while nothing was published');
+    assert.equal(bridge.state().queued, 16, 'the read-ahead stops at maxBuffered: the log is the buffer');
 
     // 2. NATS comes up: the bridge connects and catches up.
     await nats.start();

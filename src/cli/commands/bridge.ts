@@ -102,7 +102,7 @@ Examples:
             else printLine(publishedLine(event));
           } else if (event.type === 'status') {
             if (context.json) printJson({ kind: 'status', status: event.status, ...(event.detail ? { detail: event.detail } : {}) });
-            else printStatus(`NATS ${event.status}${event.detail ? `: ${event.detail}` : ''}`);
+            else printStatus(`${event.status === 'stopped' ? 'bridge' : 'NATS'} ${event.status}${event.detail ? `: ${event.detail}` : ''}`);
           }
         });
         const state = bridge.state();
