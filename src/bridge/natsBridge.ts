@@ -1,14 +1,13 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { pino, type Logger } from 'pino';
-import type { JetStreamClient, NatsConnection } from 'nats';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleStore } from '../store/ruleStore.js';
 import { createCheckpointer } from './checkpointer.js';
-import { DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_STREAM, ensureStream, isValidStreamName, type JetStreamSettings } from './jetstream.js';
+import { DEFAULT_DUPLICATE_WINDOW_MS, DEFAULT_STREAM, isValidStreamName, type JetStreamSettings } from './jetstream.js';
 import { createNatsLink, type NatsTarget } from './natsLink.js';
-import { busPayload, encodePayload } from './payloads.js';
-import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix, subjectFor, wildcardFor } from './subjects.js';
+import { createPublisher } from './natsPublisher.js';
+import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from './subjects.js';
 
 /** Options of {@link bridgeToNats}. Only `nats` is required. */
 export interface BridgeToNatsOptions {
@@ -31,6 +30,8 @@ export interface BridgeToNatsOptions {
   /** Backoff between failed publishes and connection attempts, ms (default 100 doubling to 5000). */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Changes published before waiting for their acknowledgements, in order (default 256). */
+  window?: number;
   /** Changes read ahead of NATS; past this the bridge stops reading and resumes from the log later (default 10,000). */
   maxBuffered?: number;
   /** A pino logger; silent without one. */
@@ -103,6 +104,7 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
   const retryMinMs = positive('retryMinMs', options.retryMinMs, 100);
   const retryMaxMs = positive('retryMaxMs', options.retryMaxMs, 5000);
   const maxBuffered = positive('maxBuffered', options.maxBuffered, 10_000);
+  const window = positive('window', options.window, 256);
   const log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'bridge:nats', bridge: name });
 
   const consumer = await store.consumer(name, { startAt: options.startAt ?? 'head' });
@@ -121,8 +123,6 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
   const stopped = new Promise<null>((resolve) => (stopSignal = () => resolve(null)));
   let resolveDone: (value: RuleStoreError | null) => void = () => {};
   const done = new Promise<RuleStoreError | null>((resolve) => (resolveDone = resolve));
-  let streamReady = false;
-  let js: { nc: NatsConnection; client: JetStreamClient } | null = null;
 
   const setStatus = (next: NatsBridgeStatus, detail?: string): void => {
     if (status === next || (status === 'stopped' && next !== 'stopped')) return;
@@ -154,7 +154,6 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
     retryMinMs,
     retryMaxMs,
     onUp: () => {
-      streamReady = false;
       setStatus('connected');
       kick();
     },
@@ -191,67 +190,43 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
     return Promise.race([new Promise((resolve) => (timer = setTimeout(resolve, ms))), stopped]).finally(() => clearTimeout(timer));
   };
 
-  /** Publishes one change until NATS acknowledges it; null when the bridge stops first. */
-  const publish = async (change: RuleChange): Promise<{ subject: string; duplicate: boolean; streamSeq: number | null } | null> => {
-    let delay = retryMinMs;
-    const subject = subjectFor(change, prefix);
-    for (let attempt = 1; ; attempt++) {
-      if (stopping) return null;
-      const nc = link.current ?? (await Promise.race([link.ready().catch(() => null), stopped]));
-      if (!nc || stopping) return null;
-      try {
-        let data = encodePayload(busPayload(change, prev.toString()));
-        const max = nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
-        if (data.length > max - 1024) data = encodePayload(busPayload(change, prev.toString(), { withChange: false }));
-        if (jsSettings) {
-          if (!streamReady) {
-            await ensureStream(nc, wildcardFor(prefix), jsSettings, log);
-            streamReady = true;
-          }
-          if (js?.nc !== nc) js = { nc, client: nc.jetstream() };
-          const ack = await Promise.race([js.client.publish(subject, data, { msgID: change.position, timeout }), stopped]);
-          if (!ack) return null;
-          return { subject, duplicate: ack.duplicate, streamSeq: ack.seq };
-        }
-        nc.publish(subject, data);
-        let timer: NodeJS.Timeout | undefined;
-        const flushed = await Promise.race([
-          nc.flush().then(() => true),
-          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout))),
-          stopped,
-        ]).finally(() => clearTimeout(timer));
-        if (flushed === null) return null;
-        if (!flushed) throw new Error(`no flush acknowledgement within ${timeout} ms`);
-        return { subject, duplicate: false, streamSeq: null };
-      } catch (error) {
-        streamReady = false;
-        log.warn({ event: 'bridge:nats:publish-retry', err: error, position: change.position, subject, attempt, retryMs: delay }, 'publish failed; retrying');
-        report(new RuleStoreError('FEED_ERROR', `publishing position ${change.position} on ${subject} failed (attempt ${attempt}, retrying): ${(error as Error).message}`, { cause: error }));
-        await sleep(delay);
-        delay = Math.min(delay * 2, retryMaxMs);
-      }
-    }
-  };
+  const publisher = createPublisher({ prefix, jetstream: jsSettings, timeoutMs: timeout, stopped, logger: log });
 
+  // One batch at a time, in log order; a failed batch is published again from
+  // its first unacknowledged change, after a backoff, until NATS takes it.
   const run = async (): Promise<void> => {
+    let delay = retryMinMs;
+    let attempt = 0;
     while (!stopping) {
-      const change = queue[0];
-      if (!change) {
+      while (queue.length > 0 && BigInt(queue[0]!.position) <= prev) queue.shift();
+      if (queue.length === 0) {
+        if (paused && !source) readLog();
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
       }
-      const position = BigInt(change.position);
-      if (position > prev) {
-        const before = prev;
-        const result = await publish(change);
-        if (!result) return;
-        prev = position;
+      const nc = link.current ?? (await Promise.race([link.ready().catch(() => null), stopped]));
+      if (!nc || stopping) return;
+      const result = await publisher.publish(nc, queue.slice(0, window), prev);
+      for (const ack of result.acknowledged) {
+        queue.shift();
+        prev = ack.position;
         published++;
-        events.next({ type: 'published', subject: result.subject, position: change.position, prevPosition: before.toString(), change, duplicate: result.duplicate, streamSeq: result.streamSeq });
-        checkpoints.acknowledge(position);
+        events.next({ type: 'published', subject: ack.subject, position: ack.change.position, prevPosition: ack.prevPosition.toString(), change: ack.change, duplicate: ack.duplicate, streamSeq: ack.streamSeq });
+        checkpoints.acknowledge(ack.position);
       }
-      queue.shift();
       if (paused && !source && queue.length <= maxBuffered / 2) readLog();
+      if (result.aborted) return;
+      if (result.error) {
+        attempt++;
+        const position = queue[0]?.position;
+        log.warn({ event: 'bridge:nats:publish-retry', err: result.error, position, attempt, retryMs: delay }, 'publish failed; retrying');
+        report(new RuleStoreError('FEED_ERROR', `publishing position ${position} failed (attempt ${attempt}, retrying): ${(result.error as Error).message}`, { cause: result.error }));
+        await sleep(delay);
+        delay = Math.min(delay * 2, retryMaxMs);
+      } else {
+        delay = retryMinMs;
+        attempt = 0;
+      }
     }
   };
 

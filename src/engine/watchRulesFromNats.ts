@@ -1,12 +1,13 @@
 import { Observable } from 'rxjs';
 import { pino, type Logger } from 'pino';
-import type { NatsConnection, Subscription as NatsSubscription } from 'nats';
+import type { NatsConnection } from 'nats';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleStore } from '../store/ruleStore.js';
 import { createNatsLink, type NatsTarget } from '../bridge/natsLink.js';
-import { decodeBusMessage, type BusMessage } from '../bridge/payloads.js';
-import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix, wildcardFor } from '../bridge/subjects.js';
+import type { BusMessage } from '../bridge/payloads.js';
+import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from '../bridge/subjects.js';
+import { subscribeBus } from './busSubscription.js';
 import { readLogUntil, type LogRead } from './readLogUntil.js';
 import { applyToIndex, createRuleIndex, type RuleIndex } from './ruleIndex.js';
 import type { WatchRulesOptions } from './watchRules.js';
@@ -89,7 +90,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
     let read: LogRead | null = null;
     let wakeSleep: (() => void) | null = null;
     let subscribedOn: NatsConnection | null = null;
-    let natsSubscription: NatsSubscription | null = null;
+    let busSubscription: { unsubscribe(): void } | null = null;
     let live = false;
     let resolveLive: () => void = () => {};
     const firstLive = new Promise<void>((resolve) => (resolveLive = resolve));
@@ -188,9 +189,8 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       drain();
     };
 
-    const onMessage = (subject: string, data: Uint8Array): void => {
+    const onMessage = (message: BusMessage | null, subject: string): void => {
       if (closed) return;
-      const message = decodeBusMessage(subject, data, prefix);
       if (!message) {
         log.warn({ event: 'engine:nats:bad-message', subject }, 'ignoring a bus message without positions');
         return;
@@ -216,7 +216,8 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       onUp: (nc) => {
         emit({ type: 'connected' });
         if (subscribedOn !== nc) {
-          natsSubscription = nc.subscribe(wildcardFor(prefix), { callback: (error, msg) => (error ? undefined : onMessage(msg.subject, msg.data)) });
+          busSubscription?.unsubscribe();
+          busSubscription = subscribeBus(nc, prefix, onMessage);
           subscribedOn = nc;
         }
         // Once the server has our subscription, what we missed is on the database.
@@ -261,7 +262,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       closed = true;
       read?.cancel();
       wakeSleep?.();
-      natsSubscription?.unsubscribe();
+      busSubscription?.unsubscribe();
       void link.close();
     };
   });
