@@ -66,7 +66,8 @@ export interface FanoutResult {
 /** What {@link runNatsBench} measured. */
 export interface NatsBenchResult {
   readonly latency: Record<'jetstream' | 'core', { nats: LatencySummary; busEngine: LatencySummary; directEngine: LatencySummary }>;
-  readonly fanout: { bus: FanoutResult; listen: FanoutResult };
+  /** `bus`: the N engines; `busSmall`: as many bus-fed engines as `listen` has, in as many processes, for a like-for-like time. */
+  readonly fanout: { bus: FanoutResult; busSmall: FanoutResult; listen: FanoutResult };
 }
 
 const RULE = 'BENCHNATS';
@@ -278,8 +279,9 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
     log('fan-out');
     const burst = options.burst ?? 500;
     const bus = await fanout(db.url, db.name, natsUrl, 'bus', options.engines ?? 200, options.processes ?? 4, burst, log);
+    const busSmall = await fanout(db.url, db.name, natsUrl, 'bus', options.direct ?? 10, 2, burst, log);
     const listen = await fanout(db.url, db.name, natsUrl, 'listen', options.direct ?? 10, 2, burst, log);
-    return { latency: { jetstream, core }, fanout: { bus, listen } };
+    return { latency: { jetstream, core }, fanout: { bus, busSmall, listen } };
   } finally {
     await db.drop();
   }

@@ -117,6 +117,12 @@ function deepFreeze<T>(value: T): T {
  * otherwise the positions, and the change when the message carries a valid one
  * for the subject it came on (a change on another rule's or kind's subject is
  * refused). The engine treats a message without a usable change as a gap.
+ *
+ * @example
+ * nc.subscribe('ttp.rule.>', { callback: (_e, msg) => {
+ *   const message = decodeBusMessage(msg.subject, msg.data, 'ttp.rule');
+ *   if (message?.change) apply(message.change);
+ * } });
  */
 export function decodeBusMessage(subject: string, data: Uint8Array, prefix: string): BusMessage | null {
   let json: unknown;
