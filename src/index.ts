@@ -37,7 +37,7 @@ export {
 export { syncDirectory, type SyncDirectoryOptions, type SyncReport, type DirectorySync } from './sync/syncDirectory.js';
 export { RULE_FILE_NAME, isRuleFile } from './sync/ruleFileName.js';
 export { watchRules, type WatchRulesOptions } from './engine/watchRules.js';
-export { createRuleIndex, applyToIndex, ruleIndexToJson, ruleIndexFromJson, type RuleIndex, type RuleIndexJson, type RulePredicate } from './engine/ruleIndex.js';
+export { createRuleIndex, applyToIndex, applyChangesToIndex, ruleIndexToJson, ruleIndexFromJson, type RuleIndex, type RuleIndexJson, type RulePredicate } from './engine/ruleIndex.js';
 export { comparePositions, type RuleChange, type DefinitionChange, type DeletedChange, type StateChange } from './domain/ruleChange.js';
 export {
   RuleStoreError,

@@ -43,42 +43,61 @@ export function createRuleIndex(position: string, rules: readonly CompiledRule[]
 }
 
 /**
- * Applies one change and returns the next index (or the same one when the change
+ * Applies one change and returns the next index (or the same maps when the change
  * does not concern it), with the seed's `RuleIndex` semantics: a definition swaps
  * the rule (or evicts it when it no longer passes the predicate), a state change
- * restamps a held rule and is ignored otherwise, a deletion evicts. Only the kinds
- * the rule was or is in are rebuilt.
+ * restamps a held rule and is ignored otherwise, a deletion evicts.
  */
 export function applyToIndex(index: RuleIndex, change: RuleChange, predicate: RulePredicate = () => true): RuleIndex {
-  const held = index.byId.get(change.ruleId);
-  let next: CompiledRule | undefined;
-  if (change.kind === 'definition') {
-    // The definition carries the state in force at its position (the log is commit-ordered).
-    next = predicate(change.rule) ? change.rule : undefined;
-  } else if (change.kind === 'state') {
-    if (!held) return Object.freeze({ ...index, position: change.position });
-    next = withState(held, change.state);
-  } else {
-    next = undefined;
-  }
-  if (!held && !next) return Object.freeze({ ...index, position: change.position });
+  return applyChangesToIndex(index, [change], predicate);
+}
 
-  const byId = new Map(index.byId);
-  if (next) byId.set(change.ruleId, next);
-  else byId.delete(change.ruleId);
-
-  const byKind = new Map(index.byKind);
-  const touched = new Set([...(held?.appliesTo ?? []), ...(next?.appliesTo ?? [])]);
-  for (const kind of touched) {
-    const list = (index.byKind.get(kind) ?? []).filter((r) => r.ruleId !== change.ruleId);
-    if (next?.appliesTo.includes(kind)) {
-      list.push(next);
-      list.sort(byRuleId);
+/**
+ * Applies changes in order and returns one new index: the maps are copied once
+ * for the whole batch and only the kinds a touched rule was or is in are rebuilt,
+ * so a burst costs one copy, not one per change.
+ */
+export function applyChangesToIndex(index: RuleIndex, changes: readonly RuleChange[], predicate: RulePredicate = () => true): RuleIndex {
+  const last = changes.at(-1);
+  if (!last) return index;
+  let byId: Map<string, CompiledRule> | null = null; // copied on the first change that concerns us
+  const touched = new Set<string>();
+  for (const change of changes) {
+    const current = byId ?? index.byId;
+    const held = current.get(change.ruleId);
+    let next: CompiledRule | undefined;
+    if (change.kind === 'definition') {
+      // The definition carries the state in force at its position (the log is commit-ordered).
+      next = predicate(change.rule) ? change.rule : undefined;
+    } else if (change.kind === 'state') {
+      if (!held) continue;
+      next = withState(held, change.state);
     }
+    if (!held && !next) continue;
+    byId ??= new Map(index.byId);
+    touched.add(change.ruleId);
+    if (next) byId.set(change.ruleId, next);
+    else byId.delete(change.ruleId);
+  }
+  if (!byId) return Object.freeze({ ...index, position: last.position });
+
+  const kinds = new Set<string>();
+  for (const id of touched) {
+    for (const kind of index.byId.get(id)?.appliesTo ?? []) kinds.add(kind);
+    for (const kind of byId.get(id)?.appliesTo ?? []) kinds.add(kind);
+  }
+  const byKind = new Map(index.byKind);
+  for (const kind of kinds) {
+    const list = (index.byKind.get(kind) ?? []).filter((r) => !touched.has(r.ruleId));
+    for (const id of touched) {
+      const rule = byId.get(id);
+      if (rule?.appliesTo.includes(kind)) list.push(rule);
+    }
+    list.sort(byRuleId);
     if (list.length > 0) byKind.set(kind, Object.freeze(list));
     else byKind.delete(kind);
   }
-  return freezeIndex(change.position, byId, byKind);
+  return freezeIndex(last.position, byId, byKind);
 }
 
 /** The JSON form of an index, for an engine that wants a warm restart from its last position. */

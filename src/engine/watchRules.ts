@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import type { RuleStore } from '../store/ruleStore.js';
-import { applyToIndex, createRuleIndex, type RuleIndex, type RulePredicate } from './ruleIndex.js';
+import { applyChangesToIndex, createRuleIndex, type RuleIndex, type RulePredicate } from './ruleIndex.js';
+import type { RuleChange } from '../domain/ruleChange.js';
 
 /** Options of {@link watchRules}. */
 export interface WatchRulesOptions {
@@ -17,7 +18,8 @@ export interface WatchRulesOptions {
  * The engine's view of the rules: an observable of immutable {@link RuleIndex}
  * snapshots. It takes `snapshot()` and then follows `changesSince(snapshot.position)`,
  * so nothing falls between loading and subscribing. The first index is emitted
- * once the snapshot is loaded, then one per change that concerns the held rules.
+ * once the snapshot is loaded, then a new one whenever changes that concern the
+ * held rules arrive (changes delivered together — a page of the log — make one).
  *
  * @example
  * watchRules(store, { predicate: (r) => r.appliesTo.includes('command') })
@@ -36,12 +38,21 @@ export function watchRules(store: RuleStore, options: WatchRulesOptions = {}): O
         if (closed) return;
         let index = first;
         subscriber.next(index);
+        // Changes that arrive together (a page of the log) are applied as one batch
+        // and give one index: each change still applies whole, and a burst costs
+        // one copy of the maps instead of one per change.
+        let pending: RuleChange[] = [];
+        const flush = (): void => {
+          const batch = pending;
+          pending = [];
+          const next = applyChangesToIndex(index, batch, predicate);
+          const concerned = next.byId !== index.byId;
+          index = next;
+          if (concerned && !closed) subscriber.next(index);
+        };
         inner = store.changesSince(index.position).subscribe({
           next: (change) => {
-            const next = applyToIndex(index, change, predicate);
-            const concerned = next.byId !== index.byId;
-            index = next;
-            if (concerned) subscriber.next(index);
+            if (pending.push(change) === 1) queueMicrotask(flush);
           },
           error: (error) => subscriber.error(error),
           complete: () => subscriber.complete(),
