@@ -1,6 +1,6 @@
 /**
  * Pastes the last measured figures into README.md between markers:
- *   <!-- bench:begin --> … <!-- bench:end -->              bench/results.md (npm run bench)
+ *   <!-- bench:begin --> … <!-- bench:end -->              bench/results.md and the chart bench/latency.svg (npm run bench)
  *   <!-- reliability:begin --> … <!-- reliability:end -->  bench/reliability.jsonl (npm run test:faults)
  *
  *   node --import tsx bench/readme.ts [bench|reliability]...
@@ -10,6 +10,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 const README = new URL('../README.md', import.meta.url);
 const RESULTS_MD = new URL('results.md', import.meta.url);
 const RELIABILITY = new URL('reliability.jsonl', import.meta.url);
+const CHART = new URL('latency.svg', import.meta.url);
+const CHART_LINE = '![latency](bench/latency.svg)';
 
 interface Row {
   scenario: string;
@@ -52,10 +54,25 @@ function reliabilityTable(): string {
   return lines.join('\n');
 }
 
+/**
+ * bench/results.md for the README: links resolved from the repository root, and
+ * the latency chart shown (results.md links it as `latency.svg`, beside itself;
+ * it is added after the first paragraph when missing and the chart exists).
+ */
+function benchBlock(): string {
+  let body = readFileSync(RESULTS_MD, 'utf8').replace(/^<!--.*-->\n/, '');
+  body = body.replace(/\]\(latency\.svg\)/g, '](bench/latency.svg)');
+  if (!body.includes('](bench/latency.svg)') && existsSync(CHART)) {
+    const cut = body.indexOf('\n\n');
+    body = cut < 0 ? `${body}\n\n${CHART_LINE}\n` : `${body.slice(0, cut)}\n\n${CHART_LINE}${body.slice(cut)}`;
+  }
+  return body;
+}
+
 /** Pastes bench/results.md (and/or the reliability table) into README.md. */
 export function updateReadme(which: readonly ('bench' | 'reliability')[]): void {
   let readme = readFileSync(README, 'utf8');
-  if (which.includes('bench')) readme = paste(readme, 'bench', readFileSync(RESULTS_MD, 'utf8').replace(/^<!--.*-->\n/, ''));
+  if (which.includes('bench')) readme = paste(readme, 'bench', benchBlock());
   if (which.includes('reliability')) readme = paste(readme, 'reliability', reliabilityTable());
   writeFileSync(README, readme);
 }

@@ -1,9 +1,10 @@
 /**
- * `npm run bench`: one run, every figure next to its baseline, measured on the
- * same database in the same run, written to bench/results.json and
- * bench/results.md. The bench only reports; no threshold here fails anything.
+ * `npm run bench`: one run, every figure next to its baseline, measured in the
+ * same run, written to bench/results.json, bench/results.md and
+ * bench/latency.svg, and pasted into README.md. The bench only reports; no
+ * threshold here fails anything (results.md says which targets are met).
  *
- *   npm run bench                      the full run (about 3–4 minutes)
+ *   npm run bench                      the full run (about 8 minutes on 2 cores)
  *   npm run bench -- --quick           a short smoke run; prints, writes nothing
  *   npm run bench -- --only=floor,listenCross   a subset; writes nothing
  *
@@ -12,7 +13,13 @@
  *     --import tsx bench/run.ts --only=listenCross
  *
  * Ids for --only: commit, notify, notifyPgListen, floor, listenCross,
- * listenCrossState, listenSameStore, pollCross, sqliteCross, idle, cpu.
+ * listenCrossState, listenSameStore, pollCross, sqliteCross, seedPoll, fanOut,
+ * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cpu.
+ *
+ * Processes: the writers, the catch-up consumer and the swarm's master and
+ * workers are child processes; the ones whose memory is measured (catch-up,
+ * swarm) run the built package (dist/) under plain node, so run `npm run
+ * build` first when calling this file directly.
  */
 import { execSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -25,10 +32,18 @@ import { measureCpuCosts } from './scenarios/cpuCost.js';
 import { measureIdle, seedPoller, storeSubject, type IdleCounter, type IdleResult } from './scenarios/idleCost.js';
 import { SQLITE_POLL_MS, createBenchSqliteFile, measureSqliteIdle, sqliteUnavailable, type BenchSqliteFile } from './scenarios/sqlite.js';
 import { crossStoreProbe, sameStoreProbe } from './scenarios/storeLatency.js';
-import { compare, renderMarkdown, writeResults, type BenchResults, type LatencyRow } from './report.js';
-import { createBenchDatabase, type BenchDatabase } from './support/database.js';
+import { measureSeedPoll, SEED_POLL_MS } from './scenarios/seedPoll.js';
+import { measureFanOut } from './scenarios/fanOut.js';
+import { measureThroughput } from './scenarios/throughput.js';
+import { measureCatchUp } from './scenarios/catchUp.js';
+import { measureColdStart } from './scenarios/coldStart.js';
+import { measureTracingCost } from './scenarios/tracingCost.js';
+import { measureSwarm } from './scenarios/swarm.js';
+import { evaluate, renderMarkdown, writeResults, type LatencyRow, type MeasuredResults } from './report.js';
+import { builtPackage } from './support/child.js';
+import { createBenchDatabase, withAdmin, type BenchDatabase } from './support/database.js';
 import { runBlock, type LatencyProbe } from './support/latency.js';
-import { summarize } from './support/stats.js';
+import { percentiles, summarize } from './support/stats.js';
 import { startWriter, type Writer } from './support/writerClient.js';
 
 const POLL_MS = 250; // the library's default Postgres poll interval
@@ -40,8 +55,26 @@ const wanted = (id: string): boolean => only === null || only.has(id);
 const writeFiles = !args.quick && only === null;
 
 const plan = args.quick
-  ? { rounds: 2, perRound: 100, firstWarmup: 50, warmup: 10, pollSamples: 20, sqliteSamples: 40, idleWindowMs: 3000, idleSettleMs: 1000 }
-  : { rounds: 8, perRound: 250, firstWarmup: 200, warmup: 20, pollSamples: 120, sqliteSamples: 200, idleWindowMs: 10_000, idleSettleMs: 1000 };
+  ? {
+      rounds: 2, perRound: 100, firstWarmup: 50, warmup: 10, pollSamples: 20, sqliteSamples: 40, seedSamples: 20, idleWindowMs: 3000, idleSettleMs: 1000,
+      fanOut: { subscribers: 1000, changes: 300 },
+      throughput: { writers: 4, perWriter: 100, rounds: 1, warmup: 20 },
+      catchUp: { changes: 10_000, definitionsOnly: true },
+      coldStart: { rules: 2000, reps: 2 },
+      tracing: { rounds: 2, perBlock: 100 },
+      swarm: { workers: 4, files: 100, bigRules: 2000, memoryWorkers: 2 },
+      nats: { edits: 50, engines: 20, processes: 2, direct: 4, burst: 100 },
+    }
+  : {
+      rounds: 8, perRound: 250, firstWarmup: 200, warmup: 20, pollSamples: 120, sqliteSamples: 200, seedSamples: 150, idleWindowMs: 10_000, idleSettleMs: 1000,
+      fanOut: { subscribers: 1000, changes: 2000 },
+      throughput: { writers: 4, perWriter: 500, rounds: 3, warmup: 50 },
+      catchUp: { changes: 100_000, definitionsOnly: true },
+      coldStart: { rules: 10_000, reps: 3 },
+      tracing: { rounds: 5, perBlock: 400 },
+      swarm: { workers: 16, files: 500, bigRules: 10_000, memoryWorkers: 4 },
+      nats: { edits: 300, engines: 200, processes: 4, direct: 10, burst: 500 },
+    };
 
 const t0 = performance.now();
 const log = (message: string): void => {
@@ -92,8 +125,44 @@ async function runRounds(probes: readonly LatencyProbe[]): Promise<Map<string, {
   return collected;
 }
 
-function row(probe: LatencyProbe, group: LatencyRow['group'], data: { samples: number[]; acks: number[] }, extra: Partial<LatencyRow> = {}): LatencyRow {
-  return { id: probe.id, label: probe.label, group, latency: summarize(data.samples), ...(data.acks.length ? { ack: summarize(data.acks) } : {}), ...extra };
+function row(probe: Pick<LatencyProbe, 'id' | 'label'>, group: LatencyRow['group'], data: { samples: number[]; acks: number[] }, extra: Partial<LatencyRow> = {}): LatencyRow {
+  return {
+    id: probe.id,
+    label: probe.label,
+    group,
+    latency: summarize(data.samples),
+    percentiles: percentiles(data.samples).map((v) => Number(v.toFixed(3))),
+    ...(data.acks.length ? { ack: summarize(data.acks) } : {}),
+    ...extra,
+  };
+}
+
+/** Runs `fn` on a fresh bench database, dropped afterwards (also on SIGINT, through cleanup). */
+async function withDatabase<T>(label: string, fn: (db: BenchDatabase) => Promise<T>): Promise<T> {
+  const db = await createBenchDatabase(label);
+  databases.push(db);
+  try {
+    return await fn(db);
+  } finally {
+    await db.drop();
+    databases.splice(databases.indexOf(db), 1);
+  }
+}
+
+/** Server connections to `db` right now (the swarm reports what it holds). */
+const connectionsTo = (db: BenchDatabase) => (): Promise<number> =>
+  withAdmin(async (sql) => Number((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${db.name}`)[0]?.n ?? 0));
+
+/** Null when NATS answers at `url`; otherwise why the NATS figures are skipped. */
+async function natsUnavailable(url: string): Promise<string | null> {
+  try {
+    const { connect } = await import('nats');
+    const nc = await connect({ servers: url, timeout: 2000, reconnect: false });
+    await nc.close();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 async function main(): Promise<void> {
@@ -116,7 +185,17 @@ async function main(): Promise<void> {
   const rows: LatencyRow[] = [];
   const skipped: string[] = [];
   const notes: string[] = [];
-  let idle: BenchResults['idle'] = { counter: 'skipped', windowMs: plan.idleWindowMs, results: [] };
+  let idle: MeasuredResults['idle'] = { counter: 'skipped', windowMs: plan.idleWindowMs, results: [] };
+  const families: { -readonly [K in 'throughput' | 'catchUp' | 'coldStart' | 'fanOut' | 'tracing' | 'swarm' | 'nats']: MeasuredResults[K] } = {
+    throughput: null,
+    catchUp: null,
+    coldStart: null,
+    fanOut: null,
+    tracing: null,
+    swarm: null,
+    nats: null,
+  };
+  const dist = builtPackage();
 
   log('creating the latency database');
   const db = await createBenchDatabase('latency');
@@ -200,6 +279,20 @@ async function main(): Promise<void> {
     if (uncommitted('src/store/sqlite', 'sql/sqlite')) notes.push('SQLite figures were measured on the SQLite backend as it stood in the working tree, not yet committed.');
   }
 
+  // (g) The old design: the seed's 1 s poll of ttp_rule.updated_at.
+  if (wanted('seedPoll')) {
+    log(`seed poll: ${plan.seedSamples} writes at random phases of its ${SEED_POLL_MS} ms poll`);
+    const data = await measureSeedPoll(db.url, writer, { samples: plan.seedSamples, nextSeq });
+    rows.push(row({ id: 'seedPoll', label: `old design (the seed): 1 s poll of ttp_rule WHERE updated_at > watermark, upsertRule -> row seen` }, 'old', data, { intervalMs: SEED_POLL_MS }));
+    notes.push(`Old design: ${plan.seedSamples} upserts issued 100–300 ms apart (so at uniformly random phases of the poll), to 20 rules in turn, each timed to the poll that returned it.`);
+  }
+
+  // Fan-out: 1,000 subscribers on one store, fed by the writer.
+  if (wanted('fanOut')) {
+    log(`fan-out: ${plan.fanOut.subscribers} subscribers, ${plan.fanOut.changes} changes`);
+    families.fanOut = await measureFanOut(db.url, writer, plan.fanOut);
+  }
+
   await writer.close();
   writer = null;
   await db.drop();
@@ -234,6 +327,49 @@ async function main(): Promise<void> {
     databases.splice(databases.indexOf(idleDb), 1);
   }
 
+  if (wanted('throughput')) {
+    log(`throughput: ${plan.throughput.writers} writer processes × ${plan.throughput.perWriter} changes, ${plan.throughput.rounds} rounds`);
+    families.throughput = await withDatabase('throughput', (tdb) => measureThroughput(tdb.url, { ...plan.throughput, log }));
+    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same advisory lock) without the library: no validation, no document cache, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
+  }
+
+  const needsDist = (what: string): boolean => {
+    if (dist) return true;
+    skipped.push(`${what}: dist/index.js is missing (npm run build); its processes run the built package.`);
+    return false;
+  };
+  if (wanted('catchUp') && needsDist('Catch-up')) {
+    log(`catch-up: ${plan.catchUp.changes} missed changes`);
+    families.catchUp = await withDatabase('catchup', (cdb) => measureCatchUp(cdb.url, { ...plan.catchUp, log }));
+  }
+
+  if (wanted('coldStart')) {
+    log(`cold start: snapshot of ${plan.coldStart.rules} rules`);
+    families.coldStart = await withDatabase('coldstart', (cdb) => measureColdStart(cdb.url, { ...plan.coldStart, log }));
+  }
+
+  if (wanted('tracing')) {
+    log('tracing: the write path with tracing off, on (no SDK) and plain');
+    families.tracing = await withDatabase('tracing', (tdb) => measureTracingCost(tdb.url, plan.tracing));
+  }
+
+  if (wanted('swarm') && needsDist('Swarm')) {
+    log(`swarm: master + ${plan.swarm.workers} workers, ${plan.swarm.files} files`);
+    families.swarm = await withDatabase('swarm', (sdb) => measureSwarm(sdb.url, { ...plan.swarm, log, connections: connectionsTo(sdb) }));
+  }
+
+  if (wanted('nats')) {
+    const natsUrl = process.env['TTP_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+    const down = await natsUnavailable(natsUrl);
+    if (down !== null) {
+      skipped.push(`NATS figures: no NATS at ${natsUrl} (${down}).`);
+    } else {
+      log(`nats: bridge latency and bus-fed engines (bench/scenarios/nats.ts)`);
+      const { runNatsBench } = await import('./scenarios/nats.js');
+      families.nats = await runNatsBench({ natsUrl, ...plan.nats, log: (line) => log(`nats: ${line.trim()}`) });
+    }
+  }
+
   // Where the gap to the floor goes: CPU per change that only the store spends.
   const cpu = wanted('cpu') ? measureCpuCosts({ calls: args.quick ? 500 : 3000 }) : [];
 
@@ -244,13 +380,13 @@ async function main(): Promise<void> {
   meta['rounds'] = plan.rounds;
   meta['durationS'] = Number(((performance.now() - t0) / 1000).toFixed(1));
 
-  const results: BenchResults = { meta, latency: rows, ...compare(rows), cpu, idle, skipped, notes };
+  const results = evaluate({ meta, latency: rows, ...families, cpu, idle, skipped, notes });
   const markdown = renderMarkdown(results);
   process.stdout.write(`\n${markdown}\n`);
   if (writeFiles) {
     writeResults(results, new URL('./', import.meta.url));
     updateReadme(['bench']);
-    log('wrote bench/results.json and bench/results.md, and pasted the table into README.md');
+    log('wrote bench/results.json, bench/results.md and bench/latency.svg, and pasted the table into README.md');
   } else {
     log('partial or quick run: results not written');
   }

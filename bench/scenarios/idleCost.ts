@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { openRuleStore } from '../../src/index.js';
 import { sleep } from '../support/clock.js';
 import { PG_SERVER_URL, type BenchDatabase } from '../support/database.js';
+import { SEED_POLL_MS, startSeedPoller } from './seedPoll.js';
 
 /** Something that runs against the database while nothing changes. */
 export interface IdleSubject {
@@ -114,26 +115,8 @@ export async function measureIdle(db: BenchDatabase, subjects: readonly IdleSubj
 export const seedPoller: IdleSubject = {
   id: 'seed',
   label: 'seed design: 1 s poll of ttp_rule.updated_at',
-  intervalMs: 1000,
-  async open(url) {
-    const sql = postgres(url, { max: 1, onnotice: () => {} });
-    let watermark = new Date();
-    let stopped = false;
-    const loop = (async () => {
-      while (!stopped) {
-        const rows = await sql<{ updated_at: Date }[]>`SELECT * FROM ttp_rule WHERE updated_at > ${watermark}`;
-        for (const row of rows) if (row.updated_at > watermark) watermark = row.updated_at;
-        await sleep(1000);
-      }
-    })();
-    return {
-      async close() {
-        stopped = true;
-        await loop;
-        await sql.end({ timeout: 5 });
-      },
-    };
-  },
+  intervalMs: SEED_POLL_MS,
+  open: (url) => startSeedPoller(url, () => {}),
 };
 
 /** This store on Postgres with the given transport. */

@@ -30,3 +30,13 @@ export function summarize(samples: readonly number[]): LatencySummary {
     mean: sorted.length ? sum / sorted.length : Number.NaN,
   };
 }
+
+/**
+ * The distribution as 101 points, the 0th to the 100th percentile (nearest
+ * rank; the 0th is the minimum): enough to draw its CDF, small enough for
+ * results.json.
+ */
+export function percentiles(samples: readonly number[]): number[] {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Array.from({ length: 101 }, (_, i) => (i === 0 ? (sorted[0] ?? Number.NaN) : percentile(sorted, i / 100)));
+}

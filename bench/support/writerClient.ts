@@ -8,7 +8,7 @@ export interface Writer {
   close(): Promise<void>;
 }
 
-const CALL_TIMEOUT_MS = 30_000;
+const CALL_TIMEOUT_MS = 120_000;
 
 /**
  * Forks `writerProcess.ts` (under tsx) and resolves once it is ready. With

@@ -14,7 +14,7 @@ import postgres from 'postgres';
 import { openRuleStore, type OpenRuleStoreOptions, type RuleStore } from '../../src/index.js';
 import { stamp } from './clock.js';
 import { BENCH_RULE_ID, ruleText } from './ruleText.js';
-import type { WriterReply, WriterRequest } from './writerProtocol.js';
+import type { BurstKind, WriterReply, WriterRequest } from './writerProtocol.js';
 
 let sql: postgres.Sql | null = null;
 const stores = new Map<string, RuleStore>();
@@ -34,6 +34,35 @@ function needStore(name: string): RuleStore {
 async function timed(run: () => Promise<unknown>): Promise<{ t0: number; t1: number }> {
   const t0 = stamp();
   await run();
+  return { t0, t1: stamp() };
+}
+
+/**
+ * Throughput: `count` writes back to back (one in flight, as a writer process
+ * that edits one rule after another), write `seq` going to rule
+ * `prefix + seq % rules`. `t0` is taken before the first write, `t1` after the last.
+ */
+async function burst(kind: BurstKind, name: string, prefix: string, rules: number, seqFrom: number, count: number): Promise<{ t0: number; t1: number }> {
+  const t0 = stamp();
+  for (let seq = seqFrom; seq < seqFrom + count; seq++) {
+    const ruleId = `${prefix}${seq % rules}`;
+    const state = seq % 2 === 0 ? 'disabled' : 'clipped';
+    const confidenceMax = seq % 2 === 0 ? null : 0.5;
+    if (kind === 'upsert') {
+      await needStore(name).upsertRule(ruleText(seq, ruleId), { updatedBy: 'bench' });
+    } else if (kind === 'setState') {
+      await needStore(name).setState(ruleId, { state, confidenceMax, reason: `bench ${seq}` }, 'bench');
+    } else if (kind === 'rawUpsert') {
+      await needSql()`
+        INSERT INTO ttp_rule (rule_id, rule_version, yaml_content, updated_by) VALUES (${ruleId}, ${seq}, ${ruleText(seq, ruleId)}, 'bench')
+        ON CONFLICT (rule_id) DO UPDATE SET rule_version = excluded.rule_version, yaml_content = excluded.yaml_content, updated_by = excluded.updated_by`;
+    } else {
+      await needSql()`
+        INSERT INTO ttp_rule_state (rule_id, state, confidence_max, reason, set_by, set_at) VALUES (${ruleId}, ${state}, ${confidenceMax}, ${`bench ${seq}`}, 'bench', now())
+        ON CONFLICT (rule_id) DO UPDATE SET state = excluded.state, confidence_max = excluded.confidence_max, reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
+        RETURNING *`;
+    }
+  }
   return { t0, t1: stamp() };
 }
 
@@ -64,8 +93,11 @@ async function handle(request: WriterRequest): Promise<{ t0?: number; t1?: numbe
     case 'upsert': {
       const store = needStore(String(a['name']));
       const seq = Number(a['seq']);
-      return timed(() => store.upsertRule(ruleText(seq), { updatedBy: 'bench' }));
+      const ruleId = typeof a['ruleId'] === 'string' ? a['ruleId'] : BENCH_RULE_ID;
+      return timed(() => store.upsertRule(ruleText(seq, ruleId), { updatedBy: 'bench' }));
     }
+    case 'burst':
+      return burst(a['kind'] as BurstKind, String(a['name'] ?? ''), String(a['prefix']), Number(a['rules']), Number(a['seqFrom']), Number(a['count']));
     case 'setState': {
       const store = needStore(String(a['name']));
       const seq = Number(a['seq']);

@@ -1,0 +1,85 @@
+import postgres from 'postgres';
+import { parse as parseYaml } from 'yaml';
+import { openRuleStore } from '../../src/index.js';
+import { BENCH_KINDS, manyRuleId, ruleText } from '../support/ruleText.js';
+import { summarize } from '../support/stats.js';
+
+/** One cold-start figure (ms, median of `reps` runs). */
+export interface ColdStartRow {
+  readonly id: string;
+  readonly label: string;
+  readonly ms: number;
+  /** Every run, ms. */
+  readonly runs: readonly number[];
+}
+
+/** Cold start: a snapshot of `rules` rules next to parsing the same YAML alone. */
+export interface ColdStartResult {
+  readonly rules: number;
+  readonly rows: readonly ColdStartRow[];
+  /** snapshot() / YAML parse alone, per path. */
+  readonly ratios: { readonly cached: number; readonly uncached: number };
+}
+
+const median = (runs: readonly number[]): number => summarize(runs).p50;
+
+/**
+ * Cold start: `snapshot()` of `rules` rules (one read of every row and state,
+ * then validation and compile per rule) timed against parsing the same YAML
+ * texts with the `yaml` package alone. Rows written by the library carry the
+ * validated document as JSON keyed by the YAML's SHA-256, so the snapshot skips
+ * the YAML parser; after `UPDATE ttp_rule SET doc = NULL` (rows as psql or an
+ * older version would leave them) it parses every YAML. Runs are interleaved.
+ */
+export async function measureColdStart(url: string, options: { rules: number; reps: number; log: (m: string) => void }): Promise<ColdStartResult> {
+  const store = await openRuleStore({ url });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const docs = Array.from({ length: options.rules }, (_, i) => ({ yaml: ruleText(1, manyRuleId('CS', i), BENCH_KINDS[i % BENCH_KINDS.length]) }));
+    for (let i = 0; i < docs.length; i += 2000) await store.upsertRules(docs.slice(i, i + 2000), { updatedBy: 'bench' });
+    const texts = (await sql<{ yaml_content: string }[]>`SELECT yaml_content FROM ttp_rule`).map((r) => r.yaml_content);
+    const time = async (run: () => unknown): Promise<number> => {
+      const t0 = performance.now();
+      await run();
+      return performance.now() - t0;
+    };
+    const steps = {
+      yaml: { label: `YAML parse alone of the same ${options.rules} documents (\`yaml\` package, \`parse\`)`, run: () => texts.map((t) => parseYaml(t)) },
+      rawRead: { label: `raw read of the ${options.rules} rows (postgres.js, SELECT * FROM ttp_rule), context`, run: () => sql`SELECT * FROM ttp_rule ORDER BY rule_id` },
+      cached: {
+        label: `snapshot(), rows written by the library (validated JSON beside the YAML)`,
+        run: async () => {
+          const snap = await store.snapshot();
+          if (snap.rules.length !== options.rules) throw new Error(`snapshot has ${snap.rules.length} rules`);
+        },
+      },
+      uncached: {
+        label: `snapshot(), rows without the cached document (\`doc\` NULL: every YAML parsed)`,
+        run: async () => {
+          const snap = await store.snapshot();
+          if (snap.rules.length !== options.rules) throw new Error(`snapshot has ${snap.rules.length} rules`);
+        },
+      },
+    } as const;
+    const runs: Record<keyof typeof steps, number[]> = { yaml: [], rawRead: [], cached: [], uncached: [] };
+    // One unmeasured pass each: the first snapshot prepares statements and warms the JIT.
+    await steps.cached.run();
+    steps.yaml.run();
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const id of ['yaml', 'rawRead', 'cached'] as const) runs[id].push(await time(steps[id].run));
+    }
+    await sql`UPDATE ttp_rule SET doc = NULL`;
+    await steps.uncached.run();
+    for (let rep = 0; rep < options.reps; rep++) {
+      for (const id of ['yaml', 'uncached'] as const) runs[id].push(await time(steps[id].run));
+    }
+    const rows = (['yaml', 'rawRead', 'cached', 'uncached'] as const).map((id) => ({ id, label: steps[id].label, ms: median(runs[id]), runs: runs[id] }));
+    const yaml = median(runs.yaml);
+    const result = { rules: options.rules, rows, ratios: { cached: median(runs.cached) / yaml, uncached: median(runs.uncached) / yaml } };
+    options.log(`cold start: ${rows.map((r) => `${r.id} ${r.ms.toFixed(0)} ms`).join(', ')}`);
+    return result;
+  } finally {
+    await sql.end({ timeout: 5 });
+    await store.close();
+  }
+}
