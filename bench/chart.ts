@@ -26,8 +26,9 @@ const tickLabel = (ms: number): string => (ms >= 1000 ? `${ms / 1000} s` : `${ms
 export function renderLatencySvg(series: readonly ChartSeries[], title: string): string {
   const values = series.flatMap((s) => s.percentiles).filter((v) => Number.isFinite(v) && v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.min(...values)));
-  const hi = 10 ** Math.ceil(Math.log10(Math.max(...values)));
-  const x = (ms: number): number => PLOT.left + ((Math.log10(Math.max(ms, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * PLOT.width;
+  // A maximum a hair over a decade (a 1 s poll's 1001 ms) does not open another decade: it is drawn at the edge.
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...values) / 1.02));
+  const x = (ms: number): number => PLOT.left + ((Math.log10(Math.min(Math.max(ms, lo), hi)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * PLOT.width;
   const y = (fraction: number): number => PLOT.top + (1 - fraction) * PLOT.height;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);

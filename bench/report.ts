@@ -22,6 +22,8 @@ export interface LatencyRow {
   readonly percentiles?: readonly number[];
   /** Writer side: issuing the write -> acknowledged (where measured). */
   readonly ack?: LatencySummary;
+  /** Per write, in hand minus acknowledged: how long delivery took once the writer's call returned. */
+  readonly afterAck?: LatencySummary;
   /** Poll interval in force, for polled transports. */
   readonly intervalMs?: number;
   readonly note?: string;
@@ -175,10 +177,12 @@ export function renderMarkdown(results: BenchResults): string {
       const p99 = t.get(`${row.id}P99`);
       const target = p50 && p99 ? `p50 ≤ 1.3×, p99 ≤ 2× floor` : '';
       const met = p50 && p99 ? `p50 ${p50.met ? 'met' : '**missed**'}, p99 ${p99.met ? 'met' : '**missed**'}` : '';
-      latencyBody.push([label, String(row.latency.n), ms(row.latency.p50), ms(row.latency.p99), ms(row.latency.max), ratio(r?.p50), ratio(r?.p99), row.ack ? ms(row.ack.p50) : '', vsInterval, target, met]);
+      latencyBody.push([label, String(row.latency.n), ms(row.latency.p50), ms(row.latency.p99), ms(row.latency.max), ratio(r?.p50), ratio(r?.p99), row.ack ? ms(row.ack.p50) : '', row.afterAck && row.group !== 'context' ? ms(row.afterAck.p50) : '', vsInterval, target, met]);
     }
   }
-  table(['scenario', 'n', 'p50', 'p99', 'max', 'p50 / floor', 'p99 / floor', 'writer ack p50', 'p50 / poll interval', 'target', 'met'], latencyBody);
+  table(['scenario', 'n', 'p50', 'p99', 'max', 'p50 / floor', 'p99 / floor', 'writer ack p50', 'after ack p50', 'p50 / poll interval', 'target', 'met'], latencyBody);
+  lines.push('"Writer ack" is issuing the write → the writer\'s call returned (validation, the statement, its triggers, the commit); "after ack" is, per write, the rest: the doorbell, the read and the decode on the subscriber\'s side.');
+  lines.push('');
 
   if (results.throughput) {
     const raw = (id: string): ThroughputResult | undefined => results.throughput!.find((x) => x.id === id);

@@ -133,6 +133,8 @@ function row(probe: Pick<LatencyProbe, 'id' | 'label'>, group: LatencyRow['group
     latency: summarize(data.samples),
     percentiles: percentiles(data.samples).map((v) => Number(v.toFixed(3))),
     ...(data.acks.length ? { ack: summarize(data.acks) } : {}),
+    // Per write: delivery after the writer's acknowledgement (the acks pair up with the samples).
+    ...(data.acks.length === data.samples.length && data.acks.length > 0 ? { afterAck: summarize(data.samples.map((s, i) => s - data.acks[i]!)) } : {}),
     ...extra,
   };
 }
