@@ -162,7 +162,18 @@ export function toCompiledRule(doc: RuleDocument, state: RuleState = DEFAULT_RUL
 
 /** Returns the same rule restamped with another state (the rest is shared, it is frozen). */
 export function withState(rule: CompiledRule, state: RuleState): CompiledRule {
-  return Object.freeze({ ...rule, state: Object.freeze({ ...state }) });
+  // A literal, not a spread (hot on every state change an engine applies).
+  return Object.freeze({
+    ruleId: rule.ruleId,
+    ruleVersion: rule.ruleVersion,
+    name: rule.name,
+    description: rule.description,
+    appliesTo: rule.appliesTo,
+    match: rule.match,
+    emits: rule.emits,
+    evidenceFields: rule.evidenceFields,
+    state: Object.isFrozen(state) ? state : Object.freeze({ ...state }),
+  });
 }
 
 /**

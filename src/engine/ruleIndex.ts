@@ -79,7 +79,7 @@ export function applyChangesToIndex(index: RuleIndex, changes: readonly RuleChan
     if (next) byId.set(change.ruleId, next);
     else byId.delete(change.ruleId);
   }
-  if (!byId) return Object.freeze({ ...index, position: last.position });
+  if (!byId) return freezeIndex(last.position, index.byId as Map<string, CompiledRule>, index.byKind as Map<string, readonly CompiledRule[]>);
 
   const kinds = new Set<string>();
   for (const id of touched) {
