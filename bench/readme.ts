@@ -43,7 +43,7 @@ function reliabilityTable(): string {
   for (const row of rows) latest.set(row.scenario, row);
   const at = [...latest.values()].map((r) => r.at).sort().at(-1);
   const lines = [
-    `From the last \`npm run test:faults\` (${at}). Every scenario checks that a consumer saw every committed change exactly once, in strictly increasing position order, and that its final view equals the database.`,
+    `From the last \`npm run test:faults\` (${at}). Every scenario checks that a consumer saw every committed change exactly once, in strictly increasing position order, and that its final view equals the database. Time to recover: for a killed listener, until it listens again; for the server restart, until the first write after it reaches the consumer; for the SQLite reader, until the restarted process delivers again (process start included).`,
     '',
     '| scenario | changes | faults injected | lost | duplicated | out of order | time to recover | notes |',
     '|---|---:|---|---:|---:|---:|---:|---|',
