@@ -4,7 +4,7 @@ import type { NatsConnection } from 'nats';
 import { bridgeToNats, openRuleStore, type NatsBridgeEvent, type RuleStore } from '../../src/index.js';
 import { collect } from '../helpers/changes.js';
 import { spawnCli, type CliProcess } from '../helpers/cli.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, readLogPositions, type TestDatabase } from '../helpers/database.js';
 import { ruleYaml } from '../helpers/rules.js';
 import { NATS_URL, connectShared, deleteStream, eventually, listen, readStream, uniqueBus } from './natsFixture.js';
 
@@ -34,14 +34,7 @@ interface Published {
 const publishedLines = (proc: CliProcess): Published[] =>
   proc.lines.map((line) => JSON.parse(line) as Published).filter((value) => value.kind === 'published');
 
-async function logPositions(after: string): Promise<string[]> {
-  const raw = (await import('postgres')).default(db.url, { max: 1, onnotice: () => {} });
-  try {
-    return (await raw`SELECT position::text AS p FROM ttp_rule_event WHERE position > ${after} ORDER BY position`).map((r) => String(r['p']));
-  } finally {
-    await raw.end();
-  }
-}
+const logPositions = (after: string): Promise<string[]> => readLogPositions(db.url, after);
 
 async function logHead(): Promise<string> {
   const raw = (await import('postgres')).default(db.url, { max: 1, onnotice: () => {} });

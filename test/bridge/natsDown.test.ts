@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { connect, type NatsConnection } from 'nats';
 import { bridgeToNats, openRuleStore, type NatsBridgeEvent, type RuleChange, type RuleStore } from '../../src/index.js';
 import { collect } from '../helpers/changes.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, readLogPositions, type TestDatabase } from '../helpers/database.js';
 import { ruleYaml } from '../helpers/rules.js';
 import { createPrivateNats, eventually, readStream, type PrivateNats } from './natsFixture.js';
 
@@ -24,14 +24,7 @@ after(async () => {
   await db.drop();
 });
 
-async function logPositions(after: string): Promise<string[]> {
-  const raw = (await import('postgres')).default(db.url, { max: 1, onnotice: () => {} });
-  try {
-    return (await raw`SELECT position::text AS p FROM ttp_rule_event WHERE position > ${after} ORDER BY position`).map((r) => String(r['p']));
-  } finally {
-    await raw.end();
-  }
-}
+const logPositions = (after: string): Promise<string[]> => readLogPositions(db.url, after);
 
 test('NATS down at start and stopped mid-stream: the store keeps working, the bridge waits, then publishes everything exactly once', async () => {
   const bridge = await bridgeToNats(store, { nats: nats.url, name: 'down-bridge', jetstream: { stream: 'DOWN' }, retryMaxMs: 500, checkpointIntervalMs: 50, maxBuffered: 16 });

@@ -49,6 +49,16 @@ export async function createTestDatabase(label: string, options: { migrated?: bo
   };
 }
 
+/** The positions committed to a Postgres database's event log after `after`, in order (the truth to audit a consumer against). */
+export async function readLogPositions(url: string, after: string): Promise<string[]> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return (await sql`SELECT position::text AS p FROM ttp_rule_event WHERE position > ${after}::bigint ORDER BY position`).map((r) => String(r['p']));
+  } finally {
+    await sql.end();
+  }
+}
+
 /** A fresh SQLite file in its own temp folder; `drop()` removes the folder. */
 export function createTestSqliteFile(label: string): { url: string; path: string; drop(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), `ttp-test-${label}-`));
