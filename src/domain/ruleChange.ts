@@ -1,4 +1,5 @@
 import type { CompiledRule } from './compileRule.js';
+import { RuleStoreError } from './errors.js';
 import type { RuleState } from './ruleState.js';
 
 interface ChangeBase {
@@ -40,4 +41,15 @@ export function comparePositions(a: string, b: string): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Parses a position argument (decimal string or bigint); throws `POSITION_INVALID`. */
+export function checkPosition(position: string | bigint): bigint {
+  try {
+    const value = typeof position === 'bigint' ? position : BigInt(position);
+    if (value < 0n) throw new Error('negative');
+    return value;
+  } catch {
+    throw new RuleStoreError('POSITION_INVALID', `position must be a non-negative integer (decimal string), got ${JSON.stringify(String(position)).slice(0, 64)}`);
+  }
 }

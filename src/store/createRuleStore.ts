@@ -1,4 +1,4 @@
-import { Subject, defer, from, switchMap } from 'rxjs';
+import { Subject } from 'rxjs';
 import type { Logger } from 'pino';
 import { readRuleDocument, type CompiledRule } from '../domain/compileRule.js';
 import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
@@ -9,6 +9,8 @@ import type { Backend, RuleWrite } from './backend.js';
 import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
 import { replayThenLive } from './replay.js';
+import { checkPosition } from '../domain/ruleChange.js';
+import { createRetention } from './retention.js';
 import type { RuleSnapshot, RuleStore } from './ruleStore.js';
 import type { Tracing } from '../observability/tracing.js';
 
@@ -30,15 +32,6 @@ function checkRuleId(ruleId: string): void {
   if (problem) throw new RuleValidationError([{ path: 'rule_id', message: problem }], { ruleId: typeof ruleId === 'string' && ruleId.length <= 128 ? ruleId : null });
 }
 
-function checkPosition(position: string | bigint): bigint {
-  try {
-    const value = typeof position === 'bigint' ? position : BigInt(position);
-    if (value < 0n) throw new Error('negative');
-    return value;
-  } catch {
-    throw new RuleStoreError('POSITION_INVALID', `position must be a non-negative integer (decimal string), got ${JSON.stringify(String(position)).slice(0, 64)}`);
-  }
-}
 
 /**
  * Builds the public store over one backend: the single log reader, replay,
@@ -59,6 +52,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
   };
   const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, tracing, errorsObserved: () => errors.observed });
   const feed = backend.createFeed();
+  const retention = createRetention(backend, log, (position) => store.changesSince(position));
   let closed = false;
 
   const ensureOpen = (): void => {
@@ -284,54 +278,17 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onError: reportError });
     },
 
-    async prune(options) {
+    prune: (options) => {
       ensureOpen();
-      const { keepCount, keepAgeMs } = options;
-      if (keepCount === undefined && keepAgeMs === undefined) throw new RuleStoreError('CONFIG_INVALID', 'prune needs keepCount or keepAgeMs');
-      for (const [name, value] of [['keepCount', keepCount], ['keepAgeMs', keepAgeMs]] as const) {
-        if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw new RuleStoreError('CONFIG_INVALID', `${name} must be a non-negative integer, got ${String(value)}`);
-      }
-      const head = await backend.readHead();
-      let before = head;
-      if (keepCount !== undefined) before = head - BigInt(keepCount);
-      if (keepAgeMs !== undefined) {
-        const byAge = await backend.readPositionBefore(new Date(Date.now() - keepAgeMs));
-        before = byAge < before ? byAge : before;
-      }
-      let heldBackBy: string | null = null;
-      if (!options.force) {
-        for (const c of await backend.readConsumers()) {
-          if (c.position < before) {
-            before = c.position;
-            heldBackBy = c.name;
-          }
-        }
-      }
-      const deleted = before > 0n ? await backend.pruneLog(before) : 0;
-      log.info({ event: 'store:log:pruned', deleted, before: before.toString(), heldBackBy }, 'event log compacted');
-      return { deleted, before: (before > 0n ? before : 0n).toString(), heldBackBy };
+      return retention.prune(options);
     },
-
-    async consumers() {
+    consumers: () => {
       ensureOpen();
-      const [head, rows] = await Promise.all([backend.readHead(), backend.readConsumers()]);
-      return rows.map((c) => ({ name: c.name, position: c.position.toString(), updatedAt: c.updatedAt, lag: (head > c.position ? head - c.position : 0n).toString() }));
+      return retention.consumers();
     },
-
-    async consumer(name, options = {}) {
+    consumer: (name, options) => {
       ensureOpen();
-      if (!/^[A-Za-z0-9_.:@-]{1,128}$/.test(name)) throw new RuleStoreError('CONFIG_INVALID', `consumer names are 1-128 characters of A-Z a-z 0-9 _ . : @ -, got ${JSON.stringify(name.slice(0, 64))}`);
-      if (!(await backend.readConsumer(name))) {
-        await backend.writeConsumer(name, options.startAt === 'beginning' ? 0n : await backend.readHead());
-      }
-      const stored = async (): Promise<bigint> => (await backend.readConsumer(name))?.position ?? 0n;
-      return {
-        name,
-        changes: () => defer(() => from(stored())).pipe(switchMap((position) => store.changesSince(position))),
-        checkpoint: async (position) => backend.writeConsumer(name, checkPosition(position)),
-        position: async () => (await backend.readConsumer(name))?.position.toString() ?? null,
-        remove: () => backend.deleteConsumer(name),
-      };
+      return retention.consumer(name, options);
     },
 
     async stats() {
