@@ -9,7 +9,7 @@ import type { BusMessage } from '../bridge/payloads.js';
 import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from '../bridge/subjects.js';
 import { subscribeBus } from './busSubscription.js';
 import { readLogUntil, type LogRead } from './readLogUntil.js';
-import { applyToIndex, createRuleIndex, type RuleIndex } from './ruleIndex.js';
+import { applyChangesToIndex, createRuleIndex, type RuleIndex } from './ruleIndex.js';
 import type { WatchRulesOptions } from './watchRules.js';
 
 /**
@@ -95,13 +95,18 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
     let resolveLive: () => void = () => {};
     const firstLive = new Promise<void>((resolve) => (resolveLive = resolve));
 
-    const apply = (change: RuleChange): void => {
-      if (!index || closed || BigInt(change.position) <= BigInt(index.position)) return;
-      const next = applyToIndex(index, change, predicate);
+    /** Applies changes (in position order) as one batch: one new index, one copy of the maps. */
+    const applyAll = (changes: readonly RuleChange[]): void => {
+      if (!index || closed) return;
+      const held = BigInt(index.position);
+      const fresh = changes.filter((change) => BigInt(change.position) > held);
+      if (fresh.length === 0) return;
+      const next = applyChangesToIndex(index, fresh, predicate);
       const concerned = next.byId !== index.byId;
       index = next;
       if (concerned) subscriber.next(index);
     };
+    const apply = (change: RuleChange): void => applyAll([change]);
 
     const owe = (target: bigint): void => {
       owed = { target: owed && owed.target > target ? owed.target : target };
@@ -110,14 +115,18 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
 
     /** Applies what the bus delivered while the chain of positions is unbroken. */
     const drain = (): void => {
+      // Messages that chain are applied together: a burst on the bus costs one copy
+      // of the index, not one per message.
+      const batch: RuleChange[] = [];
+      let last = index ? BigInt(index.position) : 0n;
       while (index && !catching && !closed && pending.length > 0) {
         const message = pending[0]!;
-        const last = BigInt(index.position);
         if (message.position <= last) {
           pending.shift(); // a duplicate, or older than what we hold
         } else if (message.change && message.prevPosition <= last) {
           pending.shift();
-          apply(message.change);
+          batch.push(message.change);
+          last = message.position;
         } else if (message.arrival < judgedBefore) {
           // A catch-up that began after it arrived read the log to its head, which a
           // message from the bridge cannot be ahead of: it was not from the bridge.
@@ -127,10 +136,12 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         } else {
           const why = message.change ? `missed ${message.prevPosition} before ${message.position}` : (message.problem ?? 'unusable message');
           log.warn({ event: 'engine:nats:gap', after: last.toString(), position: message.position.toString(), reason: why }, 'gap on the bus; reading the database');
+          applyAll(batch); // the catch-up starts from what we hold
           owe(message.change ? message.prevPosition : message.position);
           return;
         }
       }
+      applyAll(batch);
     };
 
     const sleep = (ms: number): Promise<void> =>
@@ -189,6 +200,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       drain();
     };
 
+    let drainQueued = false;
     const onMessage = (message: BusMessage | null, subject: string): void => {
       if (closed) return;
       if (!message) {
@@ -202,7 +214,14 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         owe(0n);
         return;
       }
-      drain();
+      // Drain once per burst: messages handed over in the same tick are applied together.
+      if (!drainQueued) {
+        drainQueued = true;
+        queueMicrotask(() => {
+          drainQueued = false;
+          drain();
+        });
+      }
     };
 
     const link = createNatsLink({
