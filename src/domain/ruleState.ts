@@ -90,8 +90,3 @@ export function applyCeiling(confidence: number, state: RuleState, now: Date = n
   if (effective.state !== 'clipped' || effective.confidenceMax === null) return confidence;
   return Math.min(confidence, effective.confidenceMax);
 }
-
-/** Freezes a state object (dates included are treated as values). */
-export function freezeState(state: RuleState): RuleState {
-  return Object.isFrozen(state) ? state : Object.freeze({ ...state });
-}

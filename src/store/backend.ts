@@ -66,11 +66,8 @@ export interface Backend {
   readHistory(ruleId: string | null, limit: number, upTo?: bigint): Promise<LogEvent[]>;
   /** The newest committed position (0 for an empty log). */
   readHead(): Promise<bigint>;
-  /** The oldest position still in the log, or null when the log is empty. */
-  readTail(): Promise<bigint | null>;
   /** Every rule and state row plus the position they are consistent at. */
   readSnapshot(): Promise<RowSnapshot>;
-  readRule(ruleId: string): Promise<RuleRow | null>;
   readState(ruleId: string): Promise<StateRow | null>;
   /** Upserts the state row and returns it as stored. */
   writeState(write: StateWrite): Promise<StateRow>;

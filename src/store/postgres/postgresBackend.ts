@@ -79,12 +79,6 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         return BigInt(row?.head ?? '0');
       }),
 
-    readTail: () =>
-      guard('read the log tail', async () => {
-        const [row] = await sql<{ tail: string | null }[]>`SELECT min(position)::text AS tail FROM ttp_rule_event`;
-        return row?.tail ? BigInt(row.tail) : null;
-      }),
-
     readSnapshot: () =>
       guard('take a snapshot', async () => {
         // One REPEATABLE READ snapshot: because positions follow commit order, the
@@ -99,12 +93,6 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
             states: states.map((r) => stateRow(r as Json)),
           } satisfies RowSnapshot;
         })) as RowSnapshot;
-      }),
-
-    readRule: (ruleId) =>
-      guard('read a rule', async () => {
-        const [row] = await sql`SELECT * FROM ttp_rule WHERE rule_id = ${ruleId}`;
-        return row ? ruleRow(row as Json) : null;
       }),
 
     readState: (ruleId) =>

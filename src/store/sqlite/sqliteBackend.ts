@@ -73,10 +73,8 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     historyAll: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position <= ? ORDER BY position DESC LIMIT ?`),
     historyRule: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE rule_id = ? AND position <= ? ORDER BY position DESC LIMIT ?`),
     head: prepare('SELECT coalesce(max(position), 0) AS head FROM ttp_rule_event').safeIntegers(true),
-    tail: prepare('SELECT min(position) AS tail FROM ttp_rule_event').safeIntegers(true),
     allRules: prepare('SELECT * FROM ttp_rule ORDER BY rule_id'),
     allStates: prepare('SELECT * FROM ttp_rule_state ORDER BY rule_id'),
-    rule: prepare('SELECT * FROM ttp_rule WHERE rule_id = ?'),
     state: prepare('SELECT * FROM ttp_rule_state WHERE rule_id = ?'),
     setActor: prepare('INSERT OR REPLACE INTO ttp_rule_store_actor (id, actor) VALUES (1, ?)'),
     clearActor: prepare('DELETE FROM ttp_rule_store_actor'),
@@ -176,19 +174,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
 
     readHead: () => guard('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
 
-    readTail: () =>
-      guard('read the log tail', () => {
-        const tail = q.tail.get()?.['tail'];
-        return tail === null || tail === undefined ? null : BigInt(tail as bigint);
-      }),
-
     readSnapshot: () => guard('take a snapshot', () => snapshotTransaction()),
-
-    readRule: (ruleId) =>
-      guard('read a rule', () => {
-        const row = q.rule.get(ruleId);
-        return row ? decodeRuleRow(row) : null;
-      }),
 
     readState: (ruleId) =>
       guard('read a rule state', () => {
