@@ -74,9 +74,16 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
 /** Resolves once `check()` is true, re-checking every `everyMs`; rejects after `ms` (for state that emits no event: a stream, pg_stat_activity). */
 export async function eventually(check: () => Promise<boolean>, ms = 15_000, what = 'condition', everyMs = 50): Promise<void> {
   const deadline = Date.now() + ms;
+  let lastError: unknown = null;
   for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    try {
+      if (await check()) return;
+      lastError = null;
+    } catch (error) {
+      // A server coming back (JetStream still recovering its streams) answers with a timeout: not yet.
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }

@@ -1,11 +1,17 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/** The 59 DECNET rules shipped beside the project (never copied into it). */
-export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/decnet-rules/', import.meta.url));
+/**
+ * The 59 DECNET rules shipped beside the project in ../shared (never copied into
+ * it); TTP_FIXTURES_DIR points elsewhere for a checkout without ../shared.
+ */
+export const FIXTURES_DIR = process.env['TTP_FIXTURES_DIR'] ?? fileURLToPath(new URL('../../../shared/fixtures/decnet-rules/', import.meta.url));
 
 export function fixtureFiles(): string[] {
+  if (!existsSync(FIXTURES_DIR)) {
+    throw new Error(`the DECNET fixtures are not at ${FIXTURES_DIR}: clone the project beside ../shared, or set TTP_FIXTURES_DIR`);
+  }
   return readdirSync(FIXTURES_DIR)
     .filter((f) => /^[A-Za-z0-9_]+\.ya?ml$/.test(f))
     .sort()
