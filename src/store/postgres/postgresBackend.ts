@@ -6,6 +6,7 @@ import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { assertMigrated, migratePostgres } from './migrate.js';
 import { mapPostgresError } from './postgresErrors.js';
+import { createQueryLimiter } from './queryLimiter.js';
 
 /** Options of the Postgres backend. */
 export interface PostgresBackendOptions {
@@ -30,14 +31,23 @@ const WRITE_CHUNK = 2000;
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<Backend> {
   const log = options.logger.child({ component: 'store:postgres' });
   if (options.migrate) await migratePostgres(options.url);
+  const max = options.maxConnections ?? 4;
   const sql: Sql = postgres(options.url, {
-    max: options.maxConnections ?? 4,
+    max,
     onnotice: () => {},
     connection: { application_name: 'ttp-rule-store' },
+    // Poll is the transport for transaction poolers (pgbouncer), which may run each
+    // transaction on another server connection: a named prepared statement made on
+    // one is missing (or another's) on the next, and a query pipelined behind a
+    // finished one can be answered after the pooler handed the server to another
+    // client. So on poll: unnamed statements, one query in flight per connection.
+    ...(options.transport === 'poll' ? { prepare: false } : {}),
   });
+  // Poll (the pooler transport): one call per connection at a time, so no query is pipelined.
+  const limit = options.transport === 'poll' ? createQueryLimiter(max) : <T>(run: () => Promise<T>) => run();
   const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
-      return await run();
+      return await limit(run);
     } catch (error) {
       throw mapPostgresError(error, what);
     }
