@@ -26,6 +26,8 @@ type Json = Record<string, unknown>;
 // postgres.js, and ORDER BY then sorts the column, not a text alias.
 /** Rows per INSERT statement in a batch (5 parameters each, well under Postgres' 65,535). */
 const WRITE_CHUNK = 2000;
+/** How long the listen transport waits, at open, for its test NOTIFY (a transaction pooler never delivers it). */
+const LISTEN_PROBE_MS = 3000;
 
 /** Opens the Postgres backend: checks (or applies) the schema, then returns the dialect. */
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<Backend> {
@@ -223,7 +225,13 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     createFeed: (): Feed =>
       options.transport === 'poll'
         ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: log })
-        : createListenFeed({ url: options.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: log }),
+        : createListenFeed({
+            url: options.url,
+            channel: 'ttp_rule_event',
+            safetyCheckMs: options.safetyCheckMs,
+            logger: log,
+            probe: { notify: async (channel) => void (await sql`SELECT pg_notify(${channel}, 'probe')`), timeoutMs: LISTEN_PROBE_MS },
+          }),
 
     close: async () => {
       await sql.end({ timeout: 5 });
