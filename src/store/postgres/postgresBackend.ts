@@ -7,6 +7,7 @@ import { createPollFeed } from '../../feed/pollFeed.js';
 import { assertMigrated, migratePostgres } from './migrate.js';
 import { mapPostgresError } from './postgresErrors.js';
 import { createQueryLimiter } from './queryLimiter.js';
+import { withDenseResults } from './denseResults.js';
 
 /** Options of the Postgres backend. */
 export interface PostgresBackendOptions {
@@ -34,7 +35,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   const log = options.logger.child({ component: 'store:postgres' });
   if (options.migrate) await migratePostgres(options.url);
   const max = options.maxConnections ?? 4;
-  const sql: Sql = postgres(options.url, {
+  const sql: Sql = withDenseResults(postgres(options.url, {
     max,
     onnotice: () => {},
     connection: { application_name: 'ttp-rule-store' },
@@ -44,7 +45,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     // finished one can be answered after the pooler handed the server to another
     // client. So on poll: unnamed statements, one query in flight per connection.
     ...(options.transport === 'poll' ? { prepare: false } : {}),
-  });
+  }), (holes) => log.warn({ event: 'store:postgres:sparse-result', holes }, 'repaired a driver result after a cancelled query'));
   // Poll (the pooler transport): one call per connection at a time, so no query is pipelined.
   const limit = options.transport === 'poll' ? createQueryLimiter(max) : <T>(run: () => Promise<T>) => run();
   const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
