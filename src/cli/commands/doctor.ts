@@ -15,13 +15,14 @@ export function registerDoctor(program: Command, run: ActionRunner): void {
       `
 Examples:
   $ ttp-rules doctor --db postgres://localhost/rules
+  $ ttp-rules doctor --db postgres://localhost:6432/rules --transport poll   # through pgbouncer
   $ ttp-rules doctor --json | jq -c 'select(.status != "ok")'`,
     );
   addCommonOptions(command, { database: true }).action(
     run(async (options: DatabaseOptions) => {
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
-      const checks = await diagnose(url);
+      const checks = await diagnose(url, context.transport ? { transport: context.transport } : {});
       if (context.json) for (const c of checks) printJson(c);
       else {
         printLine(`ttp-rules doctor: ${redactUrl(url)}`);
