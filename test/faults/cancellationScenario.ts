@@ -24,7 +24,7 @@ export interface CancellationResult {
  * the same connection meets postgres.js' stale row counter (porsager/postgres
  * #1119, #1181). Counts the calls that returned a wrong answer.
  */
-export async function runCancellationScenario(options: { calls: number; events: number; timeoutMs: number }): Promise<CancellationResult> {
+export async function runCancellationScenario(options: { calls: number; events: number; timeoutMs: number; pageSize?: number; lanes?: number }): Promise<CancellationResult> {
   const db = await createTestDatabase('cancellation');
   const admin = postgres(db.url, { max: 1, onnotice: () => {} });
   const errors: Record<string, number> = {};
@@ -41,14 +41,14 @@ export async function runCancellationScenario(options: { calls: number; events: 
     const [{ before } = { before: 0 }] = await admin<{ before: number }[]>`SELECT xact_rollback::int AS before FROM pg_stat_database WHERE datname = current_database()`;
     await admin.unsafe(`ALTER DATABASE "${db.name}" SET statement_timeout = ${options.timeoutMs}`);
     await admin`SET statement_timeout = 0`;
-    const store = await openRuleStore({ url: db.url, pageSize: 1000, revertExpired: false, safetyCheckMs: 600_000 });
+    const store = await openRuleStore({ url: db.url, pageSize: options.pageSize ?? 1000, revertExpired: false, safetyCheckMs: 600_000 });
     const fail = (error: unknown): void => {
       const code = RuleStoreError.is(error) ? error.code : 'untyped';
       errors[code] = (errors[code] ?? 0) + 1;
     };
     try {
       let running = true;
-      // Catch-ups from the start of the log, one after another on three lanes, streaming pages of 5,000 rows.
+      // Catch-ups from the start of the log, one after another on each lane (8 by default), in pages of 1,000 rows.
       const catchUp = async (): Promise<void> => {
         while (running) {
           let last = 0n;
@@ -89,7 +89,7 @@ export async function runCancellationScenario(options: { calls: number; events: 
           cancels += row?.n ?? 0;
         }
       };
-      const lanes = [catchUp(), catchUp(), canceller()];
+      const lanes = [...Array.from({ length: options.lanes ?? 8 }, () => catchUp()), canceller()];
       await Promise.all([probe(), probe(), probe()]);
       running = false;
       await Promise.all(lanes);

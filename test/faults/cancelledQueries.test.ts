@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { FULL, recordReliability } from './audit.js';
 import { runCancellationScenario } from './cancellationScenario.js';
 
-// The full-size run for the Reliability table; npm test runs 1,200 calls in test/postgres/driverSparseResult.test.ts.
+// The full-size run for the Reliability table; npm test runs 3,000 calls in test/postgres/driverSparseResult.test.ts.
 const CALLS = 5000;
 
 test(`statement_timeout 15 ms + pg_cancel_backend during catch-ups: ${CALLS} getState / stats() calls, zero wrong answers`, { skip: !FULL && 'full fault suite only (TTP_FAULTS=full)' }, async () => {
