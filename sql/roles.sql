@@ -46,3 +46,8 @@ GRANT EXECUTE ON FUNCTION ttp_rule_revert_expired(text) TO ttp_rules_reader;
 
 GRANT INSERT, UPDATE, DELETE ON ttp_rule_state TO ttp_rules_operator;
 GRANT INSERT, UPDATE, DELETE ON ttp_rule TO ttp_rules_author;
+
+-- Who holds the writers' lock (migration 0004): named in LOCK_TIMEOUT errors and by `ttp-rules doctor`.
+REVOKE ALL ON ttp_rule_writer_lock FROM PUBLIC;
+REVOKE ALL ON FUNCTION ttp_rule_writer_lock_blockers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ttp_rule_writer_lock_blockers() TO ttp_rules_reader;

@@ -3,7 +3,7 @@
  * SQLite, with every change pushed to every subscriber, gap-free and in commit
  * order. This is the only public entry point.
  */
-export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, type OpenRuleStoreOptions } from './store/openRuleStore.js';
+export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, DEFAULT_LOCK_TIMEOUT_MS, type OpenRuleStoreOptions } from './store/openRuleStore.js';
 export type {
   RuleStore,
   RuleSnapshot,
@@ -44,6 +44,8 @@ export {
   RuleValidationError,
   MigrationRequiredError,
   StoreUnavailableError,
+  LockTimeoutError,
+  type WriterLockBlocker,
   type RuleStoreErrorCode,
   type RuleIssue,
 } from './domain/errors.js';

@@ -20,6 +20,12 @@ export interface OpenRuleStoreOptions {
   pollIntervalMs?: number;
   /** Listen only: interval of the missed-doorbell and listener health check, ms (default 30,000). */
   safetyCheckMs?: number;
+  /**
+   * Postgres: the longest a write waits for the writers' lock (and for a write
+   * connection) before it fails with `LOCK_TIMEOUT` naming the holder, ms
+   * (default: `$TTP_RULES_LOCK_TIMEOUT`, else 5000). SQLite waits its busy timeout.
+   */
+  lockTimeoutMs?: number;
   /** Create or upgrade the schema on open (default: true on SQLite, false on Postgres). */
   migrate?: boolean;
   /** Revert expired states on time from this process (default true). */
@@ -34,6 +40,19 @@ export interface OpenRuleStoreOptions {
   logger?: Logger;
   /** OpenTelemetry spans (default: on when TTP_RULES_TRACING=1). No-op unless the host installs an SDK. */
   tracing?: boolean;
+}
+
+/** Default of {@link OpenRuleStoreOptions.lockTimeoutMs}. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
+
+function lockTimeout(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env['TTP_RULES_LOCK_TIMEOUT']?.trim();
+  const value = option ?? (fromEnv ? Number(fromEnv) : DEFAULT_LOCK_TIMEOUT_MS);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    const where = option !== undefined ? 'lockTimeoutMs' : 'TTP_RULES_LOCK_TIMEOUT';
+    throw new RuleStoreError('CONFIG_INVALID', `${where} must be a positive whole number of milliseconds, got ${JSON.stringify(option ?? fromEnv)}`);
+  }
+  return value;
 }
 
 function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
@@ -66,6 +85,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       pollIntervalMs: options.pollIntervalMs ?? 250,
       safetyCheckMs: options.safetyCheckMs ?? 30_000,
       migrate: options.migrate ?? false,
+      lockTimeoutMs: lockTimeout(options.lockTimeoutMs),
       logger,
     });
   } else {

@@ -6,6 +6,8 @@ import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { assertMigrated, migratePostgres } from './migrate.js';
 import { mapPostgresError } from './postgresErrors.js';
+import { postgresJsOptions, resolvePostgresConnection } from './postgresConnection.js';
+import { createPostgresWriter } from './postgresWriter.js';
 
 /** Options of the Postgres backend. */
 export interface PostgresBackendOptions {
@@ -17,7 +19,16 @@ export interface PostgresBackendOptions {
   logger: Logger;
   /** Connections in the query pool (default 4). */
   maxConnections?: number;
+  /** Longest wait of a write for the writers' lock (and a write connection), ms. */
+  lockTimeoutMs: number;
 }
+
+/**
+ * Connections of the write pool. Writes are serialised by the writers' lock, so
+ * two are enough; being separate, a write blocked on the lock never holds a
+ * connection that a read (snapshot, stats, getState, the log) is queued for.
+ */
+const WRITE_CONNECTIONS = 2;
 
 type Json = Record<string, unknown>;
 
@@ -29,12 +40,20 @@ const WRITE_CHUNK = 2000;
 /** Opens the Postgres backend: checks (or applies) the schema, then returns the dialect. */
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<Backend> {
   const log = options.logger.child({ component: 'store:postgres' });
-  if (options.migrate) await migratePostgres(options.url);
-  const sql: Sql = postgres(options.url, {
+  // One resolution of the URL (user, IPv6 host) for every connection of the store.
+  const connection = resolvePostgresConnection(options.url);
+  if (options.migrate) await migratePostgres(connection.url);
+  const sql: Sql = postgres(connection.url, postgresJsOptions(connection, {
     max: options.maxConnections ?? 4,
     onnotice: () => {},
     connection: { application_name: 'ttp-rule-store' },
-  });
+  }));
+  const writeSql: Sql = postgres(connection.url, postgresJsOptions(connection, {
+    max: WRITE_CONNECTIONS,
+    onnotice: () => {},
+    connection: { application_name: 'ttp-rule-store:write' },
+  }));
+  const writer = createPostgresWriter({ writes: writeSql, reads: sql, lockTimeoutMs: options.lockTimeoutMs });
   const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -45,7 +64,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   try {
     await assertMigrated(sql);
   } catch (error) {
-    await sql.end({ timeout: 1 });
+    await Promise.all([sql.end({ timeout: 1 }), writeSql.end({ timeout: 1 })]);
     throw mapPostgresError(error, 'open');
   }
 
@@ -102,8 +121,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
       }),
 
     writeState: (w: StateWrite) =>
-      guard(`set the state of ${w.ruleId}`, async () => {
-        const [row] = await sql`
+      guard(`set the state of ${w.ruleId}`, () => writer.transaction(`set the state of ${w.ruleId}`, async (tx) => {
+        const [row] = await tx`
           INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
           VALUES (${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now())
           ON CONFLICT (rule_id) DO UPDATE SET
@@ -111,11 +130,11 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
             reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
           RETURNING *`;
         return stateRow(row as Json);
-      }),
+      })),
 
     deleteState: (ruleId, actor) =>
       guard(`clear the state of ${ruleId}`, async () => {
-        const rows = await sql.begin(async (tx) => {
+        const rows = await writer.transaction(`clear the state of ${ruleId}`, async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
           return tx`DELETE FROM ttp_rule_state WHERE rule_id = ${ruleId} RETURNING rule_id`;
         });
@@ -125,10 +144,10 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     writeRules: (rules, actor, prune) =>
       guard('write rules', async () => {
         if (rules.length === 1 && !prune) {
-          // The hot path (one edit): a single prepared autocommit statement, one round trip.
-          return { upserted: await upsertChunk(sql, rules, actor), deleted: [] };
+          // The hot path (one edit): a single prepared statement behind the pipelined BEGIN.
+          return { upserted: await writer.transaction('write rules', (tx) => upsertChunk(tx, rules, actor)), deleted: [] };
         }
-        return (await sql.begin(async (tx) => {
+        return (await writer.transaction('write rules', async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
           const upserted: string[] = [];
           for (let i = 0; i < rules.length; i += WRITE_CHUNK) {
@@ -149,7 +168,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     deleteRules: (ruleIds, actor) =>
       guard('delete rules', async () => {
-        const rows = await sql.begin(async (tx) => {
+        const rows = await writer.transaction('delete rules', async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
           return tx`DELETE FROM ttp_rule WHERE rule_id = ANY(${[...ruleIds]}::text[]) RETURNING rule_id`;
         });
@@ -158,7 +177,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     revertExpired: (ruleId) =>
       guard('revert expired states', async () => {
-        const rows = await sql`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`;
+        const rows = await writer.transaction('revert expired states', (tx) => tx`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`);
         return rows.map((r) => String(r['rule_id']));
       }),
 
@@ -213,10 +232,10 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     createFeed: (): Feed =>
       options.transport === 'poll'
         ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: log })
-        : createListenFeed({ url: options.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: log }),
+        : createListenFeed({ url: connection.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: log }),
 
     close: async () => {
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })]);
     },
   };
   return backend;

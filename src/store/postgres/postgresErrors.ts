@@ -49,6 +49,10 @@ export function mapPostgresError(error: unknown, what: string): RuleStoreError {
     case '28000': // invalid_authorization_specification
     case '28P01': // invalid_password
       return new StoreUnavailableError(`${what}: ${detail}`, { cause: error });
+    case '55P03': // lock_not_available: lock_timeout expired (writes name the holder; see postgresWriter)
+      return new RuleStoreError('LOCK_TIMEOUT', `${what}: ${detail}`, { cause: error });
+    case '25006': // read_only_sql_transaction: a hot standby, or default_transaction_read_only
+      return new RuleStoreError('WRITE_FAILED', `${what}: the database is read only (a hot standby?): ${detail}`, { cause: error });
     case '42501': // insufficient_privilege
       return new RuleStoreError('WRITE_FAILED', `${what}: permission denied (${detail})`, { cause: error });
     default:

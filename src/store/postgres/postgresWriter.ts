@@ -1,0 +1,92 @@
+import type { ReservedSql, Sql } from 'postgres';
+import { LockTimeoutError, type WriterLockBlocker } from '../../domain/errors.js';
+import { describeBlocker, readWriterLockBlockers } from './writerLockBlockers.js';
+
+/** Runs the store's writes: one transaction each, with a bounded wait. */
+export interface PostgresWriter {
+  /**
+   * Runs `body` in one transaction on a write connection. The whole wait (for a
+   * write connection, then for any lock, the writers' lock first) is at most
+   * `lockTimeoutMs`; past it the write fails with {@link LockTimeoutError}
+   * naming who held the lock, and nothing was written.
+   */
+  transaction<T>(what: string, body: (tx: Sql) => Promise<T>): Promise<T>;
+}
+
+/** Options of {@link createPostgresWriter}. */
+export interface PostgresWriterOptions {
+  /** The write pool: a few connections of their own, so that blocked writes never hold a read's connection. */
+  writes: Sql;
+  /** The read pool, used to name the blockers after a timeout (it waits on no lock). */
+  reads: Sql;
+  lockTimeoutMs: number;
+}
+
+/** SQLSTATE lock_not_available: `lock_timeout` expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * Builds the writer. `lock_timeout` is set with `set_config(…, true)` (SET LOCAL)
+ * in each transaction rather than on the session, so that it holds behind a
+ * transaction pooler too and never leaks to another client; BEGIN and the
+ * setting go out pipelined ahead of the body, costing no extra round trip.
+ */
+export function createPostgresWriter(options: PostgresWriterOptions): PostgresWriter {
+  const { writes, reads, lockTimeoutMs } = options;
+
+  const timedOut = async (what: string, waited: string, cause: unknown): Promise<LockTimeoutError> => {
+    let blockers: WriterLockBlocker[] = [];
+    let named: string;
+    try {
+      blockers = await readWriterLockBlockers(reads);
+      named = blockers.length > 0 ? `held by ${blockers.map(describeBlocker).join('; ')}` : 'nobody holds it now (the holder has just finished: try again)';
+    } catch (error) {
+      named = `could not name the holder (${(error as Error).message}): grant EXECUTE on ttp_rule_writer_lock_blockers() to this role, or run \`ttp-rules doctor\``;
+    }
+    return new LockTimeoutError(`${what}: ${waited} the writers' lock for ${lockTimeoutMs} ms (lockTimeoutMs) and gave up, nothing written; ${named}`, blockers, { cause });
+  };
+
+  const reserve = async (what: string, deadline: number): Promise<ReservedSql> => {
+    const pending = writes.reserve();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.max(0, deadline - performance.now()))));
+    const connection = await Promise.race([pending, late]).finally(() => clearTimeout(timer));
+    if (connection === null) {
+      // Give the connection back as soon as it comes; the write never ran.
+      pending.then((c) => c.release(), () => {});
+      throw await timedOut(what, 'every write connection was waiting for', null);
+    }
+    return connection;
+  };
+
+  return {
+    async transaction(what, body) {
+      const deadline = performance.now() + lockTimeoutMs;
+      const tx = await reserve(what, deadline);
+      try {
+        const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
+        const begin = tx`BEGIN`.execute();
+        const setting = tx`SELECT set_config('lock_timeout', ${`${remaining}ms`}, true)`.execute();
+        // Handled here, awaited below: a failed BEGIN must not be an unhandled rejection meanwhile.
+        begin.catch(() => {});
+        setting.catch(() => {});
+        try {
+          const result = await body(tx);
+          await begin;
+          await setting;
+          // A statement that failed inside `body` but was caught there leaves an aborted
+          // transaction, whose COMMIT answers ROLLBACK without an error: never acknowledge that.
+          const commit = await tx`COMMIT`;
+          if (commit.command !== 'COMMIT') throw new Error(`${what}: the transaction was rolled back (${commit.command})`);
+          return result;
+        } catch (error) {
+          await tx`ROLLBACK`.catch(() => {});
+          if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) throw await timedOut(what, 'waited for', error);
+          throw error;
+        }
+      } finally {
+        tx.release();
+      }
+    },
+  };
+}
