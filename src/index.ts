@@ -21,6 +21,7 @@ export type {
   NamedConsumer,
   StoreStats,
 } from './store/ruleStore.js';
+export type { ExpiryStats } from './store/expiryScheduler.js';
 export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
 export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';
 export {

@@ -46,7 +46,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     errors.next(error);
   };
   const { tracing } = settings;
-  const expiry = createExpiryScheduler(backend, log, () => afterWrite());
+  const expiry = createExpiryScheduler(backend, log, () => afterWrite(), reportError);
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
@@ -175,9 +175,10 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       const row = await backend.readState(ruleId);
       const state = stateFromRow(row);
       if (isExpired(state)) {
-        // An expired state is the default; revert it now (written once, whoever gets here first).
-        await backend.revertExpired(ruleId);
-        afterWrite();
+        // An expired state is the default, whatever the revert does: revert it now
+        // (written once, whoever gets here first); a revert that fails is reported
+        // and retried, and none is tried on a read-only database (a hot standby).
+        await expiry.revertNow(ruleId);
         return DEFAULT_RULE_STATE;
       }
       return state;
@@ -305,6 +306,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
         reconnects: feed.reconnects,
         errors: errorCount,
         subscribers: reader.subscribers,
+        expiry: expiry.stats,
       };
     },
 
