@@ -15,6 +15,7 @@ export interface CommonOptions {
 export interface DatabaseOptions extends CommonOptions {
   db?: string;
   transport?: 'listen' | 'poll';
+  lockTimeout?: number;
 }
 
 /** What a command runs with: its output mode, its logger, and (for database commands) the URL. */
@@ -23,6 +24,8 @@ export interface CliContext {
   readonly logger: Logger;
   /** Postgres feed (`--transport`), when given. */
   readonly transport?: 'listen' | 'poll';
+  /** Postgres writes' longest wait for the writers' lock (`--lock-timeout`), when given. */
+  readonly lockTimeoutMs?: number;
 }
 
 /** The embedded default, as a URL. */
@@ -37,6 +40,11 @@ export function addCommonOptions(command: Command, options: { database: boolean 
         .choices(['listen', 'poll'])
         .env('TTP_RULES_TRANSPORT'),
     );
+    command.addOption(
+      new Option('--lock-timeout <ms>', "Postgres: longest wait of a write for the writers' lock, then fail with LOCK_TIMEOUT naming the holder (default 5000)")
+        .argParser(parseMilliseconds)
+        .env('TTP_RULES_LOCK_TIMEOUT'),
+    );
   }
   command.option('--json', 'print one JSON object per line instead of text');
   command.addOption(
@@ -47,8 +55,13 @@ export function addCommonOptions(command: Command, options: { database: boolean 
 
 /** Builds the context of one command run. */
 export async function createContext(options: CommonOptions): Promise<CliContext> {
-  const transport = (options as DatabaseOptions).transport;
-  return { json: options.json === true, logger: await createCliLogger(options.logLevel), ...(transport ? { transport } : {}) };
+  const { transport, lockTimeout } = options as DatabaseOptions;
+  return {
+    json: options.json === true,
+    logger: await createCliLogger(options.logLevel),
+    ...(transport ? { transport } : {}),
+    ...(lockTimeout !== undefined ? { lockTimeoutMs: lockTimeout } : {}),
+  };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -77,7 +90,14 @@ export function redactUrl(url: string): string {
 /** Opens the store for a command; the caller closes it (see {@link withStore}). */
 export async function openStore(context: CliContext, url: string, options: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = {}): Promise<RuleStore> {
   context.logger.debug({ event: 'cli:store:open', url: redactUrl(url) }, 'opening the rule store');
-  return openRuleStore({ revertExpired: false, ...(context.transport ? { transport: context.transport } : {}), ...options, url, logger: context.logger });
+  return openRuleStore({
+    revertExpired: false,
+    ...(context.transport ? { transport: context.transport } : {}),
+    ...(context.lockTimeoutMs !== undefined ? { lockTimeoutMs: context.lockTimeoutMs } : {}),
+    ...options,
+    url,
+    logger: context.logger,
+  });
 }
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */
@@ -114,6 +134,13 @@ export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
     }
   }
   return `${user}@${hostname()}`;
+}
+
+/** Commander option parser for a positive whole number of milliseconds. */
+export function parseMilliseconds(value: string): number {
+  const ms = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(ms) || ms < 1) throw new InvalidArgumentError('must be a positive whole number of milliseconds');
+  return ms;
 }
 
 /** Commander option parser for `--by`. */
