@@ -39,11 +39,11 @@ export function createPostgresWriter(options: PostgresWriterOptions): PostgresWr
     let named: string;
     try {
       blockers = await readWriterLockBlockers(reads);
-      named = blockers.length > 0 ? `held by ${blockers.map(describeBlocker).join('; ')}` : 'nobody holds it now (the holder has just finished: try again)';
+      named = blockers.length > 0 ? `held by ${blockers.map(describeBlocker).join('; ')}` : 'free now (the holder has just finished: try again)';
     } catch (error) {
-      named = `could not name the holder (${(error as Error).message}): grant EXECUTE on ttp_rule_writer_lock_blockers() to this role, or run \`ttp-rules doctor\``;
+      named = `held by a session this role cannot name (${(error as Error).message}): grant EXECUTE on ttp_rule_writer_lock_blockers() to this role, or run \`ttp-rules doctor\``;
     }
-    return new LockTimeoutError(`${what}: ${waited} the writers' lock for ${lockTimeoutMs} ms (lockTimeoutMs) and gave up, nothing written; ${named}`, blockers, { cause });
+    return new LockTimeoutError(`${what}: waited ${lockTimeoutMs} ms (lockTimeoutMs) for ${waited} and gave up, nothing written; the writers' lock is ${named}`, blockers, { cause });
   };
 
   const reserve = async (what: string, deadline: number): Promise<ReservedSql> => {
@@ -54,7 +54,7 @@ export function createPostgresWriter(options: PostgresWriterOptions): PostgresWr
     if (connection === null) {
       // Give the connection back as soon as it comes; the write never ran.
       pending.then((c) => c.release(), () => {});
-      throw await timedOut(what, 'every write connection was waiting for', null);
+      throw await timedOut(what, "a write connection (each one waits for the writers' lock)", null);
     }
     return connection;
   };
@@ -81,7 +81,7 @@ export function createPostgresWriter(options: PostgresWriterOptions): PostgresWr
           return result;
         } catch (error) {
           await tx`ROLLBACK`.catch(() => {});
-          if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) throw await timedOut(what, 'waited for', error);
+          if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) throw await timedOut(what, "the writers' lock", error);
           throw error;
         }
       } finally {
