@@ -63,7 +63,8 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
   let timer: NodeJS.Timeout | null = null;
   let dueAt = Number.POSITIVE_INFINITY;
   let closed = false;
-  let running = false;
+  /** The timer's revert in flight, if any (a revertNow meanwhile waits for it rather than racing it). */
+  let running: Promise<void> | null = null;
   let rerun = false;
   let streak = 0;
   let failures = 0;
@@ -115,20 +116,21 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
       rerun = true;
       return;
     }
-    running = true;
-    try {
-      succeeded(await backend.revertExpired());
-      const next = await backend.msUntilNextExpiry();
-      // A few ms of slack so that the database clock has surely passed the deadline.
-      if (next !== null) arm(next + 5);
-    } catch (error) {
-      failed(error);
-    } finally {
-      running = false;
-      if (rerun && !closed) {
-        rerun = false;
-        arm(0);
+    running = (async () => {
+      try {
+        succeeded(await backend.revertExpired());
+        const next = await backend.msUntilNextExpiry();
+        // A few ms of slack so that the database clock has surely passed the deadline.
+        if (next !== null) arm(next + 5);
+      } catch (error) {
+        failed(error);
       }
+    })();
+    await running;
+    running = null;
+    if (rerun && !closed) {
+      rerun = false;
+      arm(0);
     }
   };
 
@@ -142,6 +144,7 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
     },
     async revertNow(ruleId) {
       if (closed || readOnly || streak > 0) return;
+      if (running) return running; // it reverts every expired state, this one included
       try {
         succeeded(await backend.revertExpired(ruleId));
       } catch (error) {
