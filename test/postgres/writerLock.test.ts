@@ -9,6 +9,7 @@ import { collect } from '../helpers/changes.js';
 import { PG_SERVER_URL, createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { openIdleTransaction, type IdleSession } from '../helpers/idleSession.js';
 import { ruleYaml } from '../helpers/rules.js';
+import { cliEnv, runCli } from '../helpers/cli.js';
 
 // The writers' lock (migration 0004) as an attacker and an unlucky operator meet it.
 const ROLES_SQL = new URL('../../sql/roles.sql', import.meta.url).pathname;
@@ -172,5 +173,27 @@ test('an operator session can read who holds the lock (EXECUTE granted to ttp_ru
   const holder = track(await openIdleTransaction(db.url, ["UPDATE ttp_rule_state SET reason = 'oops' WHERE rule_id = 'none'"], 'owner-psql'));
   const store = track(await openRuleStore({ url: urlAs(operator), lockTimeoutMs: 200, revertExpired: false }));
   await assert.rejects(store.setState('LOCK1', 'disabled', 'op'), (e: unknown) => isLockTimeout(e) && e.blockers.some((b) => b.pid === holder.pid && b.applicationName === 'owner-psql'));
+  await holder.end();
+});
+
+test('CLI: --lock-timeout (and TTP_RULES_LOCK_TIMEOUT) bound a write; doctor --lock-threshold exits 1 naming the holder', async () => {
+  const holder = track(await openIdleTransaction(urlAs(operator), ["UPDATE ttp_rule_state SET reason = 'oops' WHERE rule_id = 'none'"]));
+  const flag = await runCli(['state', 'LOCK1', 'disable', '--by', 'cli@test', '--db', db.url, '--lock-timeout', '300']);
+  assert.equal(flag.code, 1, flag.stderr);
+  assert.match(flag.stderr, new RegExp(`waited 300 ms \\(lockTimeoutMs\\) for the writers' lock.*pid ${holder.pid}.*\\[LOCK_TIMEOUT\\]`));
+  const env = await runCli(['state', 'LOCK1', 'disable', '--by', 'cli@test', '--db', db.url], { env: cliEnv({ TTP_RULES_LOCK_TIMEOUT: '200' }) });
+  assert.equal(env.code, 1, env.stderr);
+  assert.match(env.stderr, /waited 200 ms \(lockTimeoutMs\).*\[LOCK_TIMEOUT\]/);
+  const bad = await runCli(['state', 'LOCK1', 'disable', '--by', 'cli@test', '--db', db.url, '--lock-timeout', 'soon']);
+  assert.equal(bad.code, 2, bad.stderr);
+  let doctor;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    doctor = await runCli(['doctor', '--db', db.url, '--lock-threshold', '1', '--json']);
+    if (doctor.code === 1) break;
+  }
+  assert.equal(doctor!.code, 1, doctor!.stdout);
+  const check = doctor!.json<{ name: string; status: string; detail: string }>().find((c) => c.name === 'writer-lock');
+  assert.equal(check?.status, 'fail');
+  assert.match(check!.detail, new RegExp(`pid ${holder.pid}`));
   await holder.end();
 });
