@@ -30,7 +30,7 @@ after(async () => {
 });
 
 test('stock `node-pg-migrate up` with DATABASE_URL produces the same schema as migrate()', async () => {
-  assert.deepEqual(await migrate(viaLibrary.url), ['0001_ttp_rule_store', '0002_retention_and_consumers', '0003_rule_doc_cache']);
+  assert.deepEqual(await migrate(viaLibrary.url), ['0001_ttp_rule_store', '0002_retention_and_consumers', '0003_rule_doc_cache', '0004_writer_lock']);
   assert.deepEqual(await migrate(viaLibrary.url), [], 'migrating twice is a no-op');
   execFileSync(process.execPath, ['node_modules/node-pg-migrate/bin/node-pg-migrate.js', 'up', '-m', 'migrations'], {
     cwd: ROOT,
