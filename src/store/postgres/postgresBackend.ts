@@ -85,8 +85,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // rows it sees are exactly the effect of the events up to its max(position).
         return (await sql.begin('isolation level repeatable read read only', async (tx) => {
           const [head] = await tx<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
-          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id`;
-          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id`;
+          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id COLLATE "C"`;
+          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id COLLATE "C"`;
           return {
             position: BigInt(head?.head ?? '0'),
             rules: rules.map((r) => ruleRow(r as Json)),
