@@ -31,13 +31,13 @@ BEGIN
    WHERE NOT (id ~ '^[^\u0001-\u0020\u002A\u002E\u003E\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB\U000110BD\U000110CD\U00013430-\U0001343F\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001\U000E0020-\U000E007F]{1,128}$');
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'ttp-rule-store 0005: these rule ids contain whitespace, control or format (bidi, zero-width) characters, or . * >, which rule ids may no longer contain: %', bad
-      USING HINT = 'rename or delete them (UPDATE ttp_rule SET rule_id = ... / DELETE), then migrate again', ERRCODE = 'check_violation';
+      USING HINT = 'rename or delete them (UPDATE ttp_rule SET rule_id = ... / DELETE), then migrate again';
   END IF;
   SELECT pg_catalog.string_agg(pg_catalog.to_json(rule_id)::text, ', ' ORDER BY rule_id) INTO bad
     FROM ttp_rule_state WHERE state = 'clipped' AND confidence_max IS NULL;
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'ttp-rule-store 0005: these states are clipped without a confidence_max, which is no longer allowed: %', bad
-      USING HINT = 'set a ceiling (UPDATE ttp_rule_state SET confidence_max = ...) or another state, then migrate again', ERRCODE = 'check_violation';
+      USING HINT = 'set a ceiling (UPDATE ttp_rule_state SET confidence_max = ...) or another state, then migrate again';
   END IF;
 END
 $$;

@@ -60,6 +60,20 @@ function assertOurs(path: string, found: { version: number; applicationId: numbe
   }
 }
 
+/**
+ * A version may define the view `ttp_rule_schema_violations` (table_name, rule_id,
+ * problem): existing rows its new rules refuse. Any row stops the migration (the
+ * version's transaction rolls back) with a message naming them.
+ */
+function refuseViolations(db: SqliteDatabase, path: string, step: SqliteSchemaVersion): void {
+  const view = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'ttp_rule_schema_violations'`).get();
+  if (!view) return;
+  const rows = db.prepare('SELECT table_name, rule_id, problem FROM ttp_rule_schema_violations ORDER BY table_name, rule_id').all() as { table_name: string; rule_id: string; problem: string }[];
+  if (rows.length === 0) return;
+  const list = rows.map((r) => `${r.table_name} ${JSON.stringify(r.rule_id)}: ${r.problem}`).join('; ');
+  throw new RuleStoreError('WRITE_FAILED', `the SQLite database ${path} cannot take schema version ${step.version}: fix or delete these rows first, then migrate again: ${list}`);
+}
+
 /** Options of {@link applySqliteSchema}. */
 export interface ApplySqliteSchemaOptions {
   /** The path as the user gave it, for messages. */
@@ -98,6 +112,7 @@ export function applySqliteSchema(db: SqliteDatabase, options: ApplySqliteSchema
         assertOurs(options.path, now, latest);
         if (now.version >= step.version) return false;
         db.exec(readFileSync(step.file, 'utf8'));
+        refuseViolations(db, options.path, step);
         // Both pragmas write the file header inside this transaction: they commit with the schema or not at all.
         db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
         db.pragma(`user_version = ${step.version}`);
