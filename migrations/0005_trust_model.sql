@@ -20,28 +20,6 @@
 -- `ttp-rules migrate`; node-pg-migrate's --schema picks another): the pinned
 -- search_path names current_schema() at migration time, whatever it is.
 
--- 5. Refuse to go on when existing rows would break the new constraints, naming them.
-DO $$
-DECLARE
-  bad text;
-BEGIN
-  SELECT pg_catalog.string_agg(pg_catalog.format('%s %s', t, pg_catalog.to_json(id)), ', ' ORDER BY t, id) INTO bad
-    FROM (SELECT 'ttp_rule' AS t, rule_id AS id FROM ttp_rule
-          UNION ALL SELECT 'ttp_rule_state', rule_id FROM ttp_rule_state) r
-   WHERE NOT (id ~ '^[^\u0001-\u0020\u002A\u002E\u003E\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB\U000110BD\U000110CD\U00013430-\U0001343F\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001\U000E0020-\U000E007F]{1,128}$');
-  IF bad IS NOT NULL THEN
-    RAISE EXCEPTION 'ttp-rule-store 0005: these rule ids contain whitespace, control or format (bidi, zero-width) characters, or . * >, which rule ids may no longer contain: %', bad
-      USING HINT = 'rename or delete them (UPDATE ttp_rule SET rule_id = ... / DELETE), then migrate again';
-  END IF;
-  SELECT pg_catalog.string_agg(pg_catalog.to_json(rule_id)::text, ', ' ORDER BY rule_id) INTO bad
-    FROM ttp_rule_state WHERE state = 'clipped' AND confidence_max IS NULL;
-  IF bad IS NOT NULL THEN
-    RAISE EXCEPTION 'ttp-rule-store 0005: these states are clipped without a confidence_max, which is no longer allowed: %', bad
-      USING HINT = 'set a ceiling (UPDATE ttp_rule_state SET confidence_max = ...) or another state, then migrate again';
-  END IF;
-END
-$$;
-
 -- The one definition of a rule id: 1..128 characters, none of them '.', '*', '>',
 -- White_Space, Cc (control) or Cf (format: bidi controls, zero-width characters,
 -- BOM, ...). The class is generated from JavaScript's Unicode data for
@@ -51,6 +29,30 @@ $$;
 CREATE FUNCTION ttp_rule_id_valid(p_rule_id text) RETURNS boolean
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
   AS $$ SELECT p_rule_id OPERATOR(pg_catalog.~) '^[^\u0001-\u0020\u002A\u002E\u003E\u007F-\u00A0\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u1680\u180E\u2000-\u200F\u2028-\u202F\u205F-\u2064\u2066-\u206F\u3000\uFEFF\uFFF9-\uFFFB\U000110BD\U000110CD\U00013430-\U0001343F\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001\U000E0020-\U000E007F]{1,128}$' $$;
+
+-- 5. Refuse to go on when existing rows would break the new constraints, naming them.
+DO $$
+DECLARE
+  bad_ids text;
+  bad_clipped text;
+BEGIN
+  -- Each id with its refused code points spelled out (they are often invisible).
+  SELECT pg_catalog.string_agg(pg_catalog.format('%s %s (%s)', t, pg_catalog.to_json(id),
+           (SELECT pg_catalog.string_agg(pg_catalog.format('U+%s', pg_catalog.upper(pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.ascii(c)), 4, '0'))), ' ')
+              FROM pg_catalog.regexp_split_to_table(id, '') c WHERE NOT ttp_rule_id_valid(c))),
+           ', ' ORDER BY t, id) INTO bad_ids
+    FROM (SELECT 'ttp_rule' AS t, rule_id AS id FROM ttp_rule
+          UNION ALL SELECT 'ttp_rule_state', rule_id FROM ttp_rule_state) r
+   WHERE NOT ttp_rule_id_valid(id);
+  SELECT pg_catalog.string_agg(pg_catalog.to_json(rule_id)::text, ', ' ORDER BY rule_id) INTO bad_clipped
+    FROM ttp_rule_state WHERE state = 'clipped' AND confidence_max IS NULL;
+  IF bad_ids IS NOT NULL OR bad_clipped IS NOT NULL THEN
+    RAISE EXCEPTION 'ttp-rule-store 0005 cannot be applied; fix or delete these rows, then migrate again. Rule ids with whitespace, control or format (bidi, zero-width) characters, or . * >: %. States clipped without a confidence_max: %.',
+      coalesce(bad_ids, 'none'), coalesce(bad_clipped, 'none')
+      USING HINT = 'UPDATE ttp_rule SET rule_id = ... (or DELETE); UPDATE ttp_rule_state SET confidence_max = ... (or another state)';
+  END IF;
+END
+$$;
 
 ALTER TABLE ttp_rule DROP CONSTRAINT ttp_rule_rule_id_format,
   ADD CONSTRAINT ttp_rule_rule_id_format CHECK (ttp_rule_id_valid(rule_id));

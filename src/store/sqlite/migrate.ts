@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { MigrationRequiredError, RuleStoreError } from '../../domain/errors.js';
 import { enableWal, openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
 import { mapSqliteError } from './sqliteErrors.js';
+import { RULE_ID_PATTERN } from '../../domain/ruleSchema.js';
 
 /** The `sql/sqlite/` folder shipped with the package (same path from `src/` and `dist/`). */
 export const SQLITE_SQL_DIR = fileURLToPath(new URL('../../../sql/sqlite', import.meta.url));
@@ -70,7 +71,9 @@ function refuseViolations(db: SqliteDatabase, path: string, step: SqliteSchemaVe
   if (!view) return;
   const rows = db.prepare('SELECT table_name, rule_id, problem FROM ttp_rule_schema_violations ORDER BY table_name, rule_id').all() as { table_name: string; rule_id: string; problem: string }[];
   if (rows.length === 0) return;
-  const list = rows.map((r) => `${r.table_name} ${JSON.stringify(r.rule_id)}: ${r.problem}`).join('; ');
+  // Spell out the characters a rule id must not hold: they are often invisible.
+  const spelled = (id: string): string => [...id].filter((ch) => !RULE_ID_PATTERN.test(ch)).map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(' ');
+  const list = rows.map((r) => `${r.table_name} ${JSON.stringify(r.rule_id)}${spelled(r.rule_id) ? ` (${spelled(r.rule_id)})` : ''}: ${r.problem}`).join('; ');
   throw new RuleStoreError('WRITE_FAILED', `the SQLite database ${path} cannot take schema version ${step.version}: fix or delete these rows first, then migrate again: ${list}`);
 }
 
