@@ -233,7 +233,7 @@ export function renderMarkdown(results: BenchResults): string {
     const c = results.coldStart;
     const yaml = c.rows.find((r) => r.id === 'yaml')!;
     const reps = c.rows.find((r) => r.id === 'cached')?.runs.length ?? 0;
-    lines.push(`**Cold start**: \`snapshot()\` of ${c.rules.toLocaleString('en')} rules (one read, then validation and compile per rule), in the bench process, median of ${reps} runs of each, interleaved with the baseline: parsing the same YAML alone (\`UPDATE ttp_rule SET doc = NULL\` between the two snapshot paths):`);
+    lines.push(`**Cold start**: \`snapshot()\` of ${c.rules.toLocaleString('en')} rules (one read, then validation and compile per rule), in the bench process, median of ${reps} runs of each, interleaved with the baseline: parsing the same YAML alone (the per-process YAML cache emptied before each first-in-a-process snapshot):`);
     lines.push('');
     table(
       ['step', 'ms', 'vs YAML parse alone', 'target', 'met'],

@@ -86,6 +86,7 @@ export function historyJson(entry: HistoryEntry): Record<string, unknown> {
     position: entry.position,
     at: entry.at,
     actor: entry.actor,
+    loginRole: entry.loginRole,
     ruleId: entry.ruleId,
     kind: entry.kind,
     ruleVersion: entry.ruleVersion,
