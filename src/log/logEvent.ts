@@ -27,6 +27,21 @@ export function yamlDigest(yamlContent: string): string {
   return createHash('sha256').update(yamlContent).digest('hex');
 }
 
+/**
+ * The cache entry for a validated document, or null when JSON cannot carry it
+ * faithfully: a `.inf` or `.nan` in `match` (PyYAML floats) would come back from
+ * jsonb as `null`, so such a row is always compiled from its YAML instead.
+ */
+export function ruleDocCache(yamlContent: string, rule: unknown): RuleDocCache | null {
+  return isJsonFaithful(rule) ? { sha256: yamlDigest(yamlContent), rule } : null;
+}
+
+function isJsonFaithful(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.values(value).every(isJsonFaithful);
+}
+
 /** A `ttp_rule_state` row as the backends hand it over. */
 export interface StateRow {
   readonly ruleId: string;

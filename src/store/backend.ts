@@ -7,7 +7,7 @@ export interface RuleWrite {
   readonly sourcePath: string;
   readonly yamlContent: string;
   /** The validated document, cached beside the YAML where the backend can store it. */
-  readonly doc: RuleDocCache;
+  readonly doc: RuleDocCache | null;
 }
 
 /** A state row to write; `setAt` is stamped by the database. */

@@ -230,7 +230,7 @@ async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[
     SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text, r.doc::jsonb
       FROM unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
                   ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[],
-                  ${rules.map((r) => JSON.stringify(r.doc))}::text[])
+                  ${rules.map((r) => (r.doc === null ? null : JSON.stringify(r.doc)))}::text[])
            AS r(rule_id, rule_version, source_path, yaml_content, doc)
     ON CONFLICT (rule_id) DO UPDATE SET
       rule_version = excluded.rule_version, source_path = excluded.source_path,
