@@ -18,7 +18,7 @@ const refuses = (input: string | Uint8Array, path: string, message: RegExp, opti
   );
 };
 
-test('every DECNET fixture compiles to a frozen CompiledRule', () => {
+test('every fixture rule compiles to a frozen CompiledRule', () => {
   for (const file of fixtureFiles()) {
     const rule = compileRule(readFileSync(file), DEFAULT_RULE_STATE, { source: file });
     assert.ok(Object.isFrozen(rule) && Object.isFrozen(rule.match) && Object.isFrozen(rule.appliesTo));
