@@ -1,4 +1,4 @@
-import { parseDocument, type ParseOptions, type DocumentOptions, type SchemaOptions, type Tags } from 'yaml';
+import { Schema, parseDocument, type DocumentOptions, type ParseOptions, type Tags } from 'yaml';
 import { SEED_MERGE_VALUE_TAG, SEED_SCALAR_TAGS } from './seedYamlTags.js';
 
 /** What {@link parseSeedYaml} gives: the value, or the reasons the text is refused. */
@@ -11,13 +11,22 @@ function seedTags(defaults: Tags): Tags {
   return [...defaults.filter((tag) => typeof tag !== 'string' && KEPT_FROM_PACKAGE.has(tag.tag)), ...SEED_SCALAR_TAGS, SEED_MERGE_VALUE_TAG];
 }
 
-const OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
-  // YAML 1.1 whatever the document's %YAML directive says: PyYAML reads 1.1 either way.
-  version: '1.1',
+/**
+ * Built once and shared: parsing never changes a schema whose known-tag table is
+ * empty (resolveKnownTags off), and building one per document costs more than the
+ * parse of a small rule.
+ */
+const SCHEMA = new Schema({
   schema: 'yaml-1.1',
   customTags: seedTags,
   // Only the tags listed above: an explicit !!binary, !!set, !!omap, !!js/... stays unresolved (refused).
   resolveKnownTags: false,
+});
+
+const OPTIONS: ParseOptions & DocumentOptions & { schema: Schema } = {
+  // YAML 1.1 whatever the document's %YAML directive says: PyYAML reads 1.1 either way.
+  version: '1.1',
+  schema: SCHEMA,
   // PyYAML's last-wins on a repeated key hides mistakes: refused here instead.
   uniqueKeys: true,
   strict: true,
