@@ -1,6 +1,6 @@
-import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { RuleValidationError, type RuleIssue } from './errors.js';
+import { parseSeedYaml } from './parseSeedYaml.js';
 import { ruleDocumentSchema, strictRuleDocumentSchema, type RuleDocument } from './ruleSchema.js';
 import { DEFAULT_RULE_STATE, type RuleState } from './ruleState.js';
 
@@ -85,7 +85,9 @@ function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
 
 /**
  * Parses and validates one rule document (YAML text or bytes) without stamping a
- * state. Safe on hostile input: size-limited, alias-limited, no custom tags, duplicate
+ * state. The YAML means what it means to the seed's PyYAML `safe_load` (YAML 1.1:
+ * `no` is false, `0755` is 493, dates become ISO strings; see {@link parseSeedYaml}).
+ * Safe on hostile input: size-limited, alias-limited, no custom tags, duplicate
  * keys refused. Throws {@link RuleValidationError} naming the rule/file, the field and
  * what was wrong.
  *
@@ -98,18 +100,9 @@ export function parseRule(input: string | Uint8Array, options: ParseRuleOptions 
 /** {@link parseRule}, also returning the decoded text (what gets stored). */
 export function readRuleDocument(input: string | Uint8Array, options: ParseRuleOptions = {}): { doc: RuleDocument; text: string } {
   const text = decode(input, options);
-  const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false, schema: 'core' });
-  const problems = [...doc.errors, ...doc.warnings];
-  if (problems.length > 0) {
-    fail(problems.map((p) => ({ path: '', message: `YAML: ${p.message.split('\n')[0]}` })), options);
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (error) {
-    fail([{ path: '', message: `YAML: ${(error as Error).message}` }], options);
-  }
-  return { doc: validateRuleValue(value, options), text };
+  const parsed = parseSeedYaml(text, MAX_ALIAS_COUNT);
+  if (!parsed.ok) fail(parsed.problems.map((message) => ({ path: '', message: `YAML: ${message}` })), options);
+  return { doc: validateRuleValue(parsed.value, options), text };
 }
 
 /**
