@@ -1,6 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { RuleStore } from '../index.js';
-import { RuleValidationError } from '../index.js';
+import { RuleValidationError } from '../domain/errors.js';
 import type { CliContext } from './context.js';
 import { changeJson, changeLine, errorJson } from './format.js';
 import { onStdoutClosed, printJson, printLine, printStatus } from './output.js';
