@@ -16,10 +16,13 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 /** What a fresh clone has, minus dist/ (the clone's node_modules is the project's, linked). */
 const CLONE_ENTRIES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'src', 'migrations', 'sql'];
 
-/** `npm` without the settings of an enclosing `npm test` run (its lifecycle variables would leak into the nested commands). */
+/** What an enclosing `npm test` exports that must not reach the nested npm (its prefix is the project: the install would land there). */
+const ENCLOSING_NPM = /^npm_(lifecycle_|package_|config_(local_prefix|prefix|global_prefix|argv|dry_run|ignore_scripts|workspaces?|include_workspace_root)$)/i;
+
+/** `process.env` for the nested npm: registry, cache and proxy settings pass, the enclosing run's prefix and lifecycle do not. */
 function npmEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!/^npm_(config|lifecycle|package)_/i.test(key)) env[key] = value;
+  for (const [key, value] of Object.entries(process.env)) if (!ENCLOSING_NPM.test(key)) env[key] = value;
   return env;
 }
 
