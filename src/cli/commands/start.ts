@@ -14,7 +14,7 @@ interface StartOptions extends DatabaseOptions {
 }
 
 /**
- * `ttp-rules start [dir]`: the main job (the master). Opens the store (the
+ * `ttp-rules start [dir]`: the all-in-one demo (master and watcher). Opens the store (the
  * embedded SQLite file by default), creates or upgrades its schema, syncs the
  * rules directory into it, keeps following the directory, and prints every
  * change like `watch` until Ctrl-C.
@@ -22,7 +22,7 @@ interface StartOptions extends DatabaseOptions {
 export function registerStart(program: Command, run: ActionRunner): void {
   const command = program
     .command('start')
-    .description('the main job: open the store (creating or upgrading its schema), sync a rules directory into it and keep following it, and print live changes until Ctrl-C')
+    .description('the all-in-one demo: open the store (creating or upgrading its schema), sync a rules directory into it and keep following it, and print live changes until Ctrl-C')
     .argument('[dir]', 'the rules directory', 'rules')
     .option('--no-watch-files', 'sync the directory once at start instead of following its files')
     .option('--by <name>', 'recorded as updated_by (default: $USER@hostname)', parseActor)
