@@ -54,11 +54,18 @@ function fail(issues: RuleIssue[], options: ParseRuleOptions, ruleId: string | n
 }
 
 function zodIssues(error: ZodError): RuleIssue[] {
-  return error.issues.map((issue) => ({
+  return error.issues.flatMap((issue) =>
+    // strict mode: one issue per unknown key, named by its path (zod reports them all at the parent's path).
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: [...issue.path, key].map(String).join('.'), message: 'unknown key (refused in strict mode)' })) : [zodIssue(issue)],
+  );
+}
+
+function zodIssue(issue: ZodError['issues'][number]): RuleIssue {
+  return {
     path: issue.path.map(String).join('.'),
     // zod says "Invalid input: expected string, received undefined" for a missing field.
     message: issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? `is required (${issue.message.replace(/^Invalid input: | received undefined$/g, '').replace(/,$/, '')})` : issue.message.replace(/^Invalid input: /, ''),
-  }));
+  };
 }
 
 function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
