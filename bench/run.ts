@@ -14,7 +14,7 @@
  *
  * Ids for --only: commit, notify, notifyPgListen, floor, listenCross,
  * listenCrossState, listenSameStore, pollCross, sqliteCross, seedPoll, fanOut,
- * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cpu.
+ * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cliStartup, cpu.
  *
  * Processes: the writers, the catch-up consumer and the swarm's master and
  * workers are child processes; the ones whose memory is measured (catch-up,
@@ -37,6 +37,7 @@ import { measureFanOut } from './scenarios/fanOut.js';
 import { measureThroughput } from './scenarios/throughput.js';
 import { measureCatchUp } from './scenarios/catchUp.js';
 import { measureColdStart } from './scenarios/coldStart.js';
+import { measureCliStartup } from './scenarios/cliStartup.js';
 import { measureTracingCost } from './scenarios/tracingCost.js';
 import { measureSwarm } from './scenarios/swarm.js';
 import { evaluate, renderMarkdown, writeResults, type LatencyRow, type MeasuredResults } from './report.js';
@@ -61,6 +62,7 @@ const plan = args.quick
       throughput: { writers: 4, perWriter: 100, rounds: 1, warmup: 20 },
       catchUp: { changes: 10_000, definitionsOnly: true },
       coldStart: { rules: 2000, reps: 2 },
+      cliStartup: { reps: 5 },
       tracing: { rounds: 2, perBlock: 100 },
       swarm: { workers: 4, files: 100, bigRules: 2000, memoryWorkers: 2 },
       nats: { edits: 50, engines: 20, processes: 2, direct: 4, burst: 100 },
@@ -71,6 +73,7 @@ const plan = args.quick
       throughput: { writers: 4, perWriter: 500, rounds: 3, warmup: 50 },
       catchUp: { changes: 100_000, definitionsOnly: true },
       coldStart: { rules: 10_000, reps: 3 },
+      cliStartup: { reps: 20 },
       tracing: { rounds: 5, perBlock: 400 },
       swarm: { workers: 16, files: 500, bigRules: 10_000, memoryWorkers: 4 },
       nats: { edits: 300, engines: 200, processes: 4, direct: 10, burst: 500 },
@@ -188,7 +191,7 @@ async function main(): Promise<void> {
   const skipped: string[] = [];
   const notes: string[] = [];
   let idle: MeasuredResults['idle'] = { counter: 'skipped', windowMs: plan.idleWindowMs, results: [] };
-  const families: { -readonly [K in 'throughput' | 'catchUp' | 'coldStart' | 'fanOut' | 'tracing' | 'swarm' | 'nats']: MeasuredResults[K] } = {
+  const families: { -readonly [K in 'throughput' | 'catchUp' | 'coldStart' | 'fanOut' | 'tracing' | 'swarm' | 'nats' | 'cliStartup']: MeasuredResults[K] } = {
     throughput: null,
     catchUp: null,
     coldStart: null,
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
     tracing: null,
     swarm: null,
     nats: null,
+    cliStartup: null,
   };
   const dist = builtPackage();
 
@@ -332,7 +336,7 @@ async function main(): Promise<void> {
   if (wanted('throughput')) {
     log(`throughput: ${plan.throughput.writers} writer processes × ${plan.throughput.perWriter} changes, ${plan.throughput.rounds} rounds`);
     families.throughput = await withDatabase('throughput', (tdb) => measureThroughput(tdb.url, { ...plan.throughput, log }));
-    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same writers' lock) without the library: no validation, no document cache, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
+    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same writers\' lock) without the library: no validation, no document cache, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
   }
 
   const needsDist = (what: string): boolean => {
@@ -370,6 +374,11 @@ async function main(): Promise<void> {
       const { runNatsBench } = await import('./scenarios/nats.js');
       families.nats = await runNatsBench({ natsUrl, ...plan.nats, log: (line) => log(`nats: ${line.trim()}`) });
     }
+  }
+
+  if (wanted('cliStartup') && needsDist('CLI start-up')) {
+    log(`cli start-up: node -e 0, ttp-rules --version and ttp-rules list (SQLite), ${plan.cliStartup.reps} runs each`);
+    families.cliStartup = measureCliStartup({ ...plan.cliStartup, log });
   }
 
   // Where the gap to the floor goes: CPU per change that only the store spends.

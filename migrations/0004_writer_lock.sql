@@ -28,13 +28,17 @@ CREATE TABLE ttp_rule_writer_lock (
 INSERT INTO ttp_rule_writer_lock DEFAULT VALUES;
 REVOKE ALL ON ttp_rule_writer_lock FROM PUBLIC;
 
+-- Both functions below get search_path = pg_catalog, <this schema>, pg_temp at the
+-- end of this file (nothing a session creates can shadow what they name; pg_temp
+-- last), and name the store's objects through it, so that the schema is whichever
+-- the migrations run in, as in 0005.
 CREATE OR REPLACE FUNCTION ttp_rule_store_lock() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+  LANGUAGE plpgsql SECURITY DEFINER
   AS $$
 BEGIN
   -- One lock for both tables. A library write sets lock_timeout (lockTimeoutMs)
   -- and names whoever holds this lock when it expires.
-  LOCK TABLE public.ttp_rule_writer_lock IN EXCLUSIVE MODE;
+  LOCK TABLE ttp_rule_writer_lock IN EXCLUSIVE MODE;
   RETURN NULL;
 END
 $$;
@@ -50,14 +54,14 @@ $$;
 CREATE FUNCTION ttp_rule_writer_lock_blockers()
   RETURNS TABLE (pid integer, role text, application_name text, state text, xact_start timestamptz,
                  state_change timestamptz, holds boolean, waiters integer, waiting_since timestamptz)
-  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+  LANGUAGE sql STABLE SECURITY DEFINER
   AS $$
   WITH here AS (
     SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()
   ), lockers AS (
     SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l, here
      WHERE l.locktype = 'relation' AND l.database = here.oid AND l.granted AND l.mode = 'ExclusiveLock'
-       AND l.relation = 'public.ttp_rule_writer_lock'::pg_catalog.regclass
+       AND l.relation = 'ttp_rule_writer_lock'::pg_catalog.regclass
   ), waiting AS (
     SELECT l.pid, pg_catalog.min(l.waitstart) AS since FROM pg_catalog.pg_locks l
      WHERE NOT l.granted GROUP BY l.pid
@@ -67,8 +71,8 @@ CREATE FUNCTION ttp_rule_writer_lock_blockers()
     UNION
     SELECT w.pid, w.since FROM waiting w JOIN pg_catalog.pg_locks l ON l.pid = w.pid AND NOT l.granted, here
      WHERE l.locktype = 'relation' AND l.database = here.oid
-       AND l.relation IN ('public.ttp_rule_writer_lock'::pg_catalog.regclass, 'public.ttp_rule'::pg_catalog.regclass,
-                          'public.ttp_rule_state'::pg_catalog.regclass)
+       AND l.relation IN ('ttp_rule_writer_lock'::pg_catalog.regclass, 'ttp_rule'::pg_catalog.regclass,
+                          'ttp_rule_state'::pg_catalog.regclass)
   ), blocked AS (
     SELECT b.pid, pg_catalog.count(*)::integer AS n, pg_catalog.min(x.since) AS since
       FROM waiters x, LATERAL pg_catalog.unnest(pg_catalog.pg_blocking_pids(x.pid)) AS b(pid)
@@ -88,6 +92,13 @@ CREATE FUNCTION ttp_rule_writer_lock_blockers()
    ORDER BY coalesce(b.since, a.state_change, a.xact_start), a.pid
 $$;
 REVOKE ALL ON FUNCTION ttp_rule_writer_lock_blockers() FROM PUBLIC;
+
+DO $$
+BEGIN
+  EXECUTE pg_catalog.format('ALTER FUNCTION ttp_rule_store_lock() SET search_path = pg_catalog, %I, pg_temp', pg_catalog.current_schema());
+  EXECUTE pg_catalog.format('ALTER FUNCTION ttp_rule_writer_lock_blockers() SET search_path = pg_catalog, %I, pg_temp', pg_catalog.current_schema());
+END
+$$;
 
 -- Down Migration
 

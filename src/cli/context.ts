@@ -1,7 +1,10 @@
 import { hostname, userInfo } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
-import { DEFAULT_SQLITE_FILE, isValidRuleId, openRuleStore, type OpenRuleStoreOptions, type RuleStore } from '../index.js';
+// Not '../index.js': the public entry loads every backend and the NATS bridge;
+// the CLI imports each piece where it is used, so that it starts fast.
+import { DEFAULT_SQLITE_FILE, openRuleStore, type OpenRuleStoreOptions } from '../store/openRuleStore.js';
+import type { RuleStore } from '../store/ruleStore.js';
 import { UsageError } from './cliErrors.js';
 import { createCliLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -87,6 +90,13 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
+/**
+ * Store options of commands that only read (list, show, history, check,
+ * consumers, watch): no schema is created, so a mistyped SQLite path is an
+ * error naming the file (`MIGRATION_REQUIRED`, exit 1), never a new empty database.
+ */
+export const READ_ONLY: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = Object.freeze({ migrate: false });
+
 /** Opens the store for a command; the caller closes it (see {@link withStore}). */
 export async function openStore(context: CliContext, url: string, options: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = {}): Promise<RuleStore> {
   context.logger.debug({ event: 'cli:store:open', url: redactUrl(url) }, 'opening the rule store');
@@ -116,7 +126,8 @@ export async function withStore<T>(
 }
 
 /** Refuses a rule id that can never be stored, before touching the database. */
-export function checkRuleIdArgument(ruleId: string): string {
+export async function checkRuleIdArgument(ruleId: string): Promise<string> {
+  const { isValidRuleId } = await import('../domain/ruleSchema.js');
   if (!isValidRuleId(ruleId)) {
     throw new UsageError(`invalid rule id ${JSON.stringify(String(ruleId).slice(0, 140))}: a rule id is one bus-topic segment of 1-128 characters, without '.', '*', '>' or whitespace`);
   }

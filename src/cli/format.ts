@@ -1,6 +1,6 @@
 import { relative, isAbsolute } from 'node:path';
 import type { HistoryEntry, RuleChange, RuleListing, RuleState, RuleStoreError } from '../index.js';
-import { RuleValidationError } from '../index.js';
+import { RuleValidationError } from '../domain/errors.js';
 import { formatDuration } from './duration.js';
 
 /** Renders rows as a left-aligned table with a header; the last column is not padded. */
@@ -86,6 +86,7 @@ export function historyJson(entry: HistoryEntry): Record<string, unknown> {
     position: entry.position,
     at: entry.at,
     actor: entry.actor,
+    loginRole: entry.loginRole,
     ruleId: entry.ruleId,
     kind: entry.kind,
     ruleVersion: entry.ruleVersion,

@@ -43,6 +43,9 @@ const stateInputSchema = z.object({
   confidenceMax: z.number().min(0).max(1).nullable().optional(),
   expiresAt: z.date().refine((d) => !Number.isNaN(d.getTime()), 'is not a valid date').nullable().optional(),
   reason: z.string().max(4096).nullable().optional(),
+}).refine((v) => v.state !== 'clipped' || (v.confidenceMax !== undefined && v.confidenceMax !== null), {
+  path: ['confidenceMax'],
+  message: 'is required for clipped (the ceiling on emitted confidence)',
 });
 
 /**

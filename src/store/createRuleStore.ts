@@ -4,7 +4,8 @@ import { readRuleDocument, type CompiledRule } from '../domain/compileRule.js';
 import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
 import { DEFAULT_RULE_STATE, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
-import { EXPIRY_ACTOR, compileRow, stateFromRow, yamlDigest, type LogEvent, type RuleRow } from '../log/logEvent.js';
+import { EXPIRY_ACTOR, compileRow, stateFromRow, type LogEvent, type RuleRow } from '../log/logEvent.js';
+import { rememberRuleDocument } from '../log/ruleDocCache.js';
 import type { Backend, RuleWrite } from './backend.js';
 import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
@@ -159,6 +160,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
           position: e.position.toString(),
           at: e.at,
           actor: e.actor,
+          loginRole: e.loginRole,
           ruleId: e.ruleId,
           kind,
           ruleVersion: e.rule?.ruleVersion ?? null,
@@ -218,7 +220,8 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     async upsertRule(yaml, options = {}) {
       ensureOpen();
       const { doc, text } = readRuleDocument(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
-      const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text, doc: { sha256: yamlDigest(text), rule: doc } };
+      const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text };
+      rememberRuleDocument(text, doc);
       const result = await tracing.span('ttp.store.write_rules', { rule_id: doc.rule_id, 'ttp.rules.count': 1 }, () => backend.writeRules([write], options.updatedBy || 'api'));
       afterWrite();
       return { ruleId: doc.rule_id, ruleVersion: doc.rule_version, changed: result.upserted.length > 0 };
@@ -237,7 +240,8 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
             throw new RuleValidationError([{ path: 'rule_id', message: `duplicate: also defined in ${previous || 'another document'}` }], { ruleId: doc.rule_id, source: document.sourcePath ?? null });
           }
           seen.set(doc.rule_id, document.sourcePath ?? '');
-          writes.push({ ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: document.sourcePath ?? '', yamlContent: text, doc: { sha256: yamlDigest(text), rule: doc } });
+          writes.push({ ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: document.sourcePath ?? '', yamlContent: text });
+          rememberRuleDocument(text, doc);
         } catch (error) {
           if (error instanceof RuleValidationError) problems.push(error);
           else throw error;

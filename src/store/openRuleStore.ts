@@ -1,11 +1,12 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { RuleStoreError } from '../domain/errors.js';
-import { DEFAULT_MAX_RULE_BYTES } from '../domain/compileRule.js';
 import type { Backend } from './backend.js';
-import { createRuleStore } from './createRuleStore.js';
 import type { RuleStore } from './ruleStore.js';
-import { openPostgresBackend } from './postgres/postgresBackend.js';
-import { createTracing, tracingEnabled } from '../observability/tracing.js';
+
+// Everything heavier than this file is imported when a store is opened, and the
+// Postgres stack (postgres.js, pg-listen, node-pg-migrate) only for a postgres://
+// URL: the CLI imports this module directly, and `ttp-rules --version` or a
+// SQLite `list` should not pay for drivers they never use.
 
 /** The embedded default database file, relative to the working directory. */
 export const DEFAULT_SQLITE_FILE = './ttp-rules.db';
@@ -71,7 +72,7 @@ function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sql
  * store.changes$.subscribe((change) => console.log(change.kind, change.ruleId));
  */
 export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise<RuleStore> {
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? (await import('pino')).pino({ level: 'silent' });
   const target = parseUrl(options.url ?? `sqlite:${DEFAULT_SQLITE_FILE}`);
   const transport = options.transport ?? 'listen';
   if (transport !== 'listen' && transport !== 'poll') {
@@ -79,6 +80,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
   }
   let backend: Backend;
   if (target.kind === 'postgres') {
+    const { openPostgresBackend } = await import('./postgres/postgresBackend.js');
     backend = await openPostgresBackend({
       url: target.url,
       transport,
@@ -97,6 +99,11 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       logger,
     });
   }
+  const [{ createRuleStore }, { DEFAULT_MAX_RULE_BYTES }, { createTracing, tracingEnabled }] = await Promise.all([
+    import('./createRuleStore.js'),
+    import('../domain/compileRule.js'),
+    import('../observability/tracing.js'),
+  ]);
   return createRuleStore(backend, {
     logger,
     pageSize: options.pageSize ?? 1000,

@@ -76,6 +76,8 @@ export interface HistoryEntry {
   readonly position: string;
   readonly at: Date;
   readonly actor: string | null;
+  /** The database login that made the change (Postgres `session_user`); null on SQLite and before migration 0005. */
+  readonly loginRole: string | null;
   readonly ruleId: string;
   readonly kind: 'definition' | 'deleted' | 'state';
   /** For definitions: the stored `rule_version`. */

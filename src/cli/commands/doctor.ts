@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { diagnose } from '../../index.js';
 import { addCommonOptions, createContext, parseMilliseconds, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
 import { formatTable } from '../format.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
 /** `ttp-rules doctor`: checks a deployment. */
@@ -22,10 +21,11 @@ Examples:
     run(async (options: DatabaseOptions & { lockThreshold: number }) => {
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
+      const { diagnose } = await import('../../observability/doctor.js');
       const checks = await diagnose(url, { lockThresholdMs: options.lockThreshold });
       if (context.json) for (const c of checks) printJson(c);
       else {
-        printLine(`ttp-rules doctor: ${redactUrl(url)}`);
+        printStatus(`ttp-rules doctor: ${redactUrl(url)}`);
         for (const line of formatTable(['STATUS', 'CHECK', 'DETAIL'], checks.map((c) => [c.status, c.name, c.detail]))) printLine(line);
       }
       return checks.some((c) => c.status === 'fail') ? 1 : 0;

@@ -76,9 +76,9 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // Tagged templates are prepared statements (about half the cost of an unprepared read).
         const rows =
           upTo === undefined
-            ? await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+            ? await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
                          WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit}`
-            : await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+            : await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
                          WHERE position > ${after.toString()}::bigint AND position <= ${upTo.toString()}::bigint ORDER BY position LIMIT ${limit}`;
         return rows.map((r) => logEvent(r as Json));
       }),
@@ -86,7 +86,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     readHistory: (ruleId, limit, upTo) =>
       guard('read the event log', async () => {
         const rows = await sql`
-          SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+          SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
            WHERE (${ruleId}::text IS NULL OR rule_id = ${ruleId}::text) AND (${upTo === undefined ? null : upTo.toString()}::bigint IS NULL OR position <= ${upTo === undefined ? null : upTo.toString()}::bigint)
            ORDER BY position DESC LIMIT ${limit}`;
         return rows.map((r) => logEvent(r as Json));
@@ -104,8 +104,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // rows it sees are exactly the effect of the events up to its max(position).
         return (await sql.begin('isolation level repeatable read read only', async (tx) => {
           const [head] = await tx<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
-          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id`;
-          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id`;
+          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id COLLATE "C"`;
+          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id COLLATE "C"`;
           return {
             position: BigInt(head?.head ?? '0'),
             rules: rules.map((r) => ruleRow(r as Json)),
@@ -124,7 +124,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
       guard(`set the state of ${w.ruleId}`, () => writer.transaction(`set the state of ${w.ruleId}`, async (tx) => {
         const [row] = await tx`
           INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
-          VALUES (${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now())
+          SELECT ${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now()
+            FROM ${markLibraryWrite(tx, w.setBy)}
           ON CONFLICT (rule_id) DO UPDATE SET
             state = excluded.state, confidence_max = excluded.confidence_max, expires_at = excluded.expires_at,
             reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
@@ -241,19 +242,31 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   return backend;
 }
 
+/**
+ * A one-row FROM item that marks the statement's transaction as the library's
+ * write by `actor` (ttp_rule_store.actor, transaction-local). The log triggers
+ * then take the author columns as written; a hand edit that leaves them unset is
+ * attributed to its login instead (migration 0005). In the statement itself, so
+ * that the single-row hot paths stay one autocommit round trip: the setting is
+ * evaluated before any row is written, and AFTER ROW triggers run later still.
+ */
+function markLibraryWrite(sql: Sql | TransactionSql, actor: string) {
+  return sql`(SELECT set_config('ttp_rule_store.actor', ${actor}, true)) AS ttp_rule_store_mark`;
+}
+
 async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string): Promise<string[]> {
   // One statement text for any batch size (arrays through unnest), so it is prepared once.
   // Identical content is left alone: no row change, no event, no doorbell.
   const rows = await sql`
-    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by, doc)
-    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text, r.doc::jsonb
-      FROM unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
-                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[],
-                  ${rules.map((r) => JSON.stringify(r.doc))}::text[])
-           AS r(rule_id, rule_version, source_path, yaml_content, doc)
+    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by)
+    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text
+      FROM ${markLibraryWrite(sql, actor)},
+           unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
+                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[])
+           AS r(rule_id, rule_version, source_path, yaml_content)
     ON CONFLICT (rule_id) DO UPDATE SET
       rule_version = excluded.rule_version, source_path = excluded.source_path,
-      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by, doc = excluded.doc
+      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by
     WHERE (ttp_rule.rule_version, ttp_rule.source_path, ttp_rule.yaml_content)
           IS DISTINCT FROM (excluded.rule_version, excluded.source_path, excluded.yaml_content)
     RETURNING rule_id`;

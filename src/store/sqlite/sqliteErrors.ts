@@ -34,7 +34,8 @@ export function mapSqliteError(error: unknown, what: string): RuleStoreError {
   if (isSqliteUnavailable(error)) {
     return new StoreUnavailableError(`${what}: the SQLite database is unavailable (${code}): ${detail}`, { cause: error });
   }
-  if (code === 'SQLITE_CONSTRAINT_CHECK') {
+  // Schema version 3 enforces some rules with triggers that RAISE the same message.
+  if (code === 'SQLITE_CONSTRAINT_CHECK' || (code === 'SQLITE_CONSTRAINT_TRIGGER' && CHECK_FAILED.test(detail))) {
     const constraint = CHECK_FAILED.exec(detail)?.[1] ?? '';
     return new RuleStoreError(
       constraint.startsWith('ttp_rule_state') ? 'STATE_INVALID' : 'RULE_INVALID',
