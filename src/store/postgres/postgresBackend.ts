@@ -121,17 +121,17 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
       }),
 
     writeState: (w: StateWrite) =>
-      guard(`set the state of ${w.ruleId}`, () => writer.transaction(`set the state of ${w.ruleId}`, async (tx) => {
-        const [row] = await tx`
+      guard(`set the state of ${w.ruleId}`, async () => {
+        const [row] = await writer.statement(`set the state of ${w.ruleId}`, (tx) => tx`
           INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
           SELECT ${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now()
             FROM ${markLibraryWrite(tx, w.setBy)}
           ON CONFLICT (rule_id) DO UPDATE SET
             state = excluded.state, confidence_max = excluded.confidence_max, expires_at = excluded.expires_at,
             reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
-          RETURNING *`;
+          RETURNING *`);
         return stateRow(row as Json);
-      })),
+      }),
 
     deleteState: (ruleId, actor) =>
       guard(`clear the state of ${ruleId}`, async () => {
@@ -145,8 +145,9 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     writeRules: (rules, actor, prune) =>
       guard('write rules', async () => {
         if (rules.length === 1 && !prune) {
-          // The hot path (one edit): a single prepared statement behind the pipelined BEGIN.
-          return { upserted: await writer.transaction('write rules', (tx) => upsertChunk(tx, rules, actor)), deleted: [] };
+          // The hot path (one edit): one prepared statement, pipelined with BEGIN and COMMIT.
+          const rows = await writer.statement('write rules', (tx) => upsertQuery(tx, rules, actor));
+          return { upserted: rows.map((r) => String(r['rule_id'])), deleted: [] };
         }
         return (await writer.transaction('write rules', async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
@@ -178,7 +179,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     revertExpired: (ruleId) =>
       guard('revert expired states', async () => {
-        const rows = await writer.transaction('revert expired states', (tx) => tx`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`);
+        const rows = await writer.statement('revert expired states', (tx) => tx`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`);
         return rows.map((r) => String(r['rule_id']));
       }),
 
@@ -255,9 +256,14 @@ function markLibraryWrite(sql: Sql | TransactionSql, actor: string) {
 }
 
 async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string): Promise<string[]> {
+  const rows = await upsertQuery(sql, rules, actor);
+  return rows.map((r) => String(r['rule_id']));
+}
+
+function upsertQuery(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string) {
   // One statement text for any batch size (arrays through unnest), so it is prepared once.
   // Identical content is left alone: no row change, no event, no doorbell.
-  const rows = await sql`
+  return sql`
     INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by)
     SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text
       FROM ${markLibraryWrite(sql, actor)},
@@ -270,5 +276,4 @@ async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[
     WHERE (ttp_rule.rule_version, ttp_rule.source_path, ttp_rule.yaml_content)
           IS DISTINCT FROM (excluded.rule_version, excluded.source_path, excluded.yaml_content)
     RETURNING rule_id`;
-  return rows.map((r) => String(r['rule_id']));
 }

@@ -1,4 +1,4 @@
-import type { ReservedSql, Sql } from 'postgres';
+import type { PendingQuery, ReservedSql, Row, Sql } from 'postgres';
 import { LockTimeoutError, type WriterLockBlocker } from '../../domain/errors.js';
 import { describeBlocker, readWriterLockBlockers } from './writerLockBlockers.js';
 
@@ -11,6 +11,11 @@ export interface PostgresWriter {
    * naming who held the lock, and nothing was written.
    */
   transaction<T>(what: string, body: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * The same for one statement, in one round trip: BEGIN, the setting, the
+   * statement `build` returns (not yet awaited) and COMMIT go out pipelined.
+   */
+  statement(what: string, build: (tx: Sql) => PendingQuery<Row[]>): Promise<Row[]>;
 }
 
 /** Options of {@link createPostgresWriter}. */
@@ -59,7 +64,36 @@ export function createPostgresWriter(options: PostgresWriterOptions): PostgresWr
     return connection;
   };
 
+  /** A failed statement (a timeout named), after the transaction is over. */
+  const failure = async (what: string, error: unknown): Promise<unknown> =>
+    (error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE ? timedOut(what, "the writers' lock", error) : error;
+
   return {
+    async statement(what, build) {
+      const deadline = performance.now() + lockTimeoutMs;
+      const tx = await reserve(what, deadline);
+      try {
+        const remaining = Math.max(1, Math.ceil(deadline - performance.now()));
+        // Sent in this order, now: execute() writes the query at once, where awaiting
+        // a query would send it a microtask later (after the COMMIT).
+        const sent = [
+          tx`BEGIN`.execute(),
+          tx`SELECT set_config('lock_timeout', ${`${remaining}ms`}, true)`.execute(),
+          build(tx).execute(),
+          tx`COMMIT`.execute(),
+        ] as const;
+        // A failed statement makes the COMMIT a ROLLBACK: wait for all four, then judge.
+        const settled = await Promise.allSettled(sent);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw await failure(what, failed.reason);
+        const commit = settled[3] as PromiseFulfilledResult<Awaited<(typeof sent)[3]>>;
+        if (commit.value.command !== 'COMMIT') throw new Error(`${what}: the transaction was rolled back (${commit.value.command})`);
+        return (settled[2] as PromiseFulfilledResult<Row[]>).value;
+      } finally {
+        tx.release();
+      }
+    },
+
     async transaction(what, body) {
       const deadline = performance.now() + lockTimeoutMs;
       const tx = await reserve(what, deadline);
@@ -81,8 +115,7 @@ export function createPostgresWriter(options: PostgresWriterOptions): PostgresWr
           return result;
         } catch (error) {
           await tx`ROLLBACK`.catch(() => {});
-          if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) throw await timedOut(what, "the writers' lock", error);
-          throw error;
+          throw await failure(what, error);
         }
       } finally {
         tx.release();
