@@ -16,6 +16,8 @@ import { registerPrune } from './commands/prune.js';
 import { registerConsumers } from './commands/consumers.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerBridge } from './commands/bridge.js';
+import { registerServe } from './commands/serve.js';
+import { registerToken } from './commands/token.js';
 import { printStatus, writeStdout } from './output.js';
 
 /** Wraps a command's action: its resolved value is the process exit code. */
@@ -79,6 +81,8 @@ Examples:
   registerConsumers(program, run);
   registerDoctor(program, run);
   registerBridge(program, run);
+  registerServe(program, run);
+  registerToken(program, run);
   return program;
 }
 
