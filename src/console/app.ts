@@ -164,7 +164,10 @@ async function start(): Promise<void> {
   wire();
   let first = true;
   followChanges({
-    change: (ruleId) => void refresh(ruleId),
+    change: (ruleId, _kind, position) => {
+      if (position !== null) setConnection(true, position);
+      void refresh(ruleId);
+    },
     live: (position) => {
       setConnection(true, position);
       if (first) void loadAll().catch((error: Error) => notice(error.message));

@@ -1,7 +1,7 @@
 /** What the stream reports to the page. */
 export interface StreamHandlers {
   /** A change to one rule (`data` is the `watch --json` object). */
-  change(ruleId: string, kind: string): void;
+  change(ruleId: string, kind: string, position: string | null): void;
   /** Live after `position` (first connect and every resume). */
   live(position: string): void;
   down(): void;
@@ -21,13 +21,18 @@ export function followChanges(handlers: StreamHandlers): void {
       source.addEventListener(kind, (event) => {
         const message = event as MessageEvent<string>;
         last = message.lastEventId;
-        handlers.change((JSON.parse(message.data) as { ruleId: string }).ruleId, kind);
+        handlers.change((JSON.parse(message.data) as { ruleId: string }).ruleId, kind, message.lastEventId);
       });
     }
     source.addEventListener('ready', (event) => {
       const position = (JSON.parse((event as MessageEvent<string>).data) as { position: string }).position;
       last ??= position;
       handlers.live(position);
+    });
+    // A stored row that no longer compiles: no change follows, but its row must show the error.
+    source.addEventListener('rule-error', (event) => {
+      const ruleId = (JSON.parse((event as MessageEvent<string>).data) as { ruleId: string | null }).ruleId;
+      if (ruleId !== null) handlers.change(ruleId, 'error', null);
     });
     source.addEventListener('truncated', () => handlers.truncated());
     source.onerror = () => {

@@ -81,7 +81,7 @@ td.kinds span { display:inline-block; background:#eef0f4; border-radius:4px; pad
 .badge { display:inline-block; border-radius:10px; padding:0 9px; font-size:12px; font-weight:600; color:#fff; }
 .badge.enabled { background:var(--ok); } .badge.disabled { background:var(--off); } .badge.clipped { background:var(--clip); }
 td.muted, .muted { color:var(--muted); font-size:12.5px; }
-td.actions { white-space:nowrap; }
+td.actions, td.expires, td.setby, td.state { white-space:nowrap; }
 td.actions button { padding:2px 8px; font-size:12px; margin-right:3px; }
 tr.invalid td { background:#fdecea; }
 tr.invalid .error { color:var(--off); font-size:12.5px; }
