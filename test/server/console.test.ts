@@ -100,6 +100,21 @@ describe('the console in a real Chromium', () => {
     await page.close();
   });
 
+  it('after a dropped connection the page resumes from its last position and misses nothing', async () => {
+    const page = await browser.newPage();
+    await logIn(page, 'operator');
+    await page.evaluate('window.marker = 7');
+    const target = f.ruleIds[6]!;
+    // Cut every open connection (the SSE stream too); the server keeps listening.
+    f.server.fastify.server.closeAllConnections();
+    await f.store.setState(target, { state: 'disabled', reason: 'while the page was offline' }, 'elsewhere');
+    await page.locator(`#rules tbody tr[data-rule-id="${target}"][data-state="disabled"]`).waitFor({ timeout: 10_000 });
+    await page.locator('#conn.live').waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator(`tr[data-rule-id="${target}"] .reason`).textContent(), 'while the page was offline');
+    assert.equal(await page.evaluate('window.marker'), 7, 'resumed without a reload');
+    await page.close();
+  });
+
   it('a reader sees no controls, and a forged write from the page gets 403', async () => {
     const page = await browser.newPage();
     await logIn(page, 'reader');
