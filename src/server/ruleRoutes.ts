@@ -85,9 +85,10 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
     const yaml = typeof request.body === 'string' ? request.body : parseOr400(ruleBodySchema, request.body, 'rule body').yaml;
     // The domain's own validation (YAML, schema, size), and the path must name the document's rule.
     readRuleDocument(yaml, { expectRuleId: ruleId, source: 'request body' });
-    const existed = (await store.listRules()).some((row) => row.ruleId === ruleId);
-    const result = await store.upsertRule(yaml, { updatedBy: caller.name });
-    reply.code(existed ? 200 : 201);
+    const existing = (await store.listRules()).find((row) => row.ruleId === ruleId);
+    // Keep the stored source path: a rule the directory sync owns stays owned by it.
+    const result = await store.upsertRule(yaml, { updatedBy: caller.name, ...(existing?.sourcePath ? { sourcePath: existing.sourcePath } : {}) });
+    reply.code(existing ? 200 : 201);
     return { rule_id: result.ruleId, rule_version: result.ruleVersion, changed: result.changed };
   });
 

@@ -238,3 +238,22 @@ describe('HTTP API without a tokens file', () => {
     assert.equal((await call(f, 'GET', '/api/v1/ttp/rules', { headers: f.bearer('author') })).status, 401);
   });
 });
+
+describe('HTTP API when the store goes away', () => {
+  let f: ServerFixture;
+  before(async () => {
+    f = await createServerFixture('sqlite', 'server_down', { rules: 1 });
+  });
+  after(() => f.teardown());
+
+  it('GET /healthz answers 503 with the reason, the SSE stream 503, reads 503', async () => {
+    assert.equal((await call(f, 'GET', '/healthz')).status, 200);
+    await f.store.close();
+    const health = await call(f, 'GET', '/healthz');
+    assert.equal(health.status, 503);
+    assert.equal(health.json.status, 'down');
+    assert.match(health.json.reason, /closed/);
+    assert.equal((await call(f, 'GET', '/api/v1/ttp/changes', { headers: f.bearer('reader') })).status, 503);
+    assert.equal((await call(f, 'GET', '/api/v1/ttp/rules', { headers: f.bearer('reader') })).status, 503);
+  });
+});
