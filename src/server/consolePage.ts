@@ -3,6 +3,7 @@
  * (tsc) ships them with no copy step; the script is `dist/console/*.js`,
  * compiled from `src/console/`. Nothing is loaded from elsewhere (strict CSP).
  */
+/** The console page, served at `/`. */
 export const CONSOLE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -56,6 +57,7 @@ export const CONSOLE_HTML = `<!doctype html>
 </html>
 `;
 
+/** The console's stylesheet, served at `/assets/console.css`. */
 export const CONSOLE_CSS = `
 :root { --bg:#f6f7f9; --fg:#1d2330; --muted:#6b7385; --line:#e1e4ea; --head:#17202f; --ok:#1f8a4c; --off:#b42318; --clip:#b5710b; --hl:#fff4c2; }
 * { box-sizing: border-box; }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { createRuleServer } from '../../src/index.js';
 import { runCli } from '../helpers/cli.js';
 import { createServerFixture, type ServerFixture } from './serverFixture.js';
 
@@ -113,6 +114,30 @@ describe('the console in a real Chromium', () => {
     assert.equal(await page.locator(`tr[data-rule-id="${target}"] .reason`).textContent(), 'while the page was offline');
     assert.equal(await page.evaluate('window.marker'), 7, 'resumed without a reload');
     await page.close();
+  });
+
+  it("start's one-time login link logs the page in and leaves the address bar at once", async () => {
+    const second = await createRuleServer(f.store, { port: 0, oneTimeLogin: { name: 'erin@test', role: 'operator' } });
+    try {
+      const page = await browser.newPage();
+      await page.goto(second.loginUrl!);
+      await page.locator(`#rules tbody tr[data-rule-id="${ruleId}"] button[data-action=disable]`).waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator('#who').textContent(), 'erin@test (operator)');
+      assert.equal(new URL(page.url()).hash, '');
+      // Used: the same link no longer logs anyone in.
+      const again = await browser.newPage();
+      await again.context().clearCookies();
+      await again.goto(second.loginUrl!);
+      await again.locator('#notice').waitFor({ state: 'visible', timeout: 10_000 });
+      assert.match((await again.locator('#notice').textContent()) ?? '', /login failed/);
+      // This server has no tokens file: the page falls back to anonymous reading, without controls.
+      await again.locator('#who', { hasText: 'anonymous (reader, read-only server)' }).waitFor({ timeout: 10_000 });
+      assert.equal(await again.locator('#rules button').count(), 0);
+      await page.close();
+      await again.close();
+    } finally {
+      await second.close();
+    }
   });
 
   it('a reader sees no controls, and a forged write from the page gets 403', async () => {
