@@ -11,7 +11,8 @@ import { createServerFixture, type ServerFixture } from './serverFixture.js';
 
 /** Debian's chromium (installed by .ci/run); nothing here ever downloads a browser. */
 const CHROMIUM = process.env['TTP_CHROMIUM'] ?? '/usr/bin/chromium';
-const SCREENSHOT = fileURLToPath(new URL('../../docs/console.png', import.meta.url));
+/** The README's screenshot is refreshed with TTP_UPDATE_SCREENSHOT=1; otherwise it goes to the temp dir (named in the test output). */
+const SCREENSHOT = process.env['TTP_UPDATE_SCREENSHOT'] ? fileURLToPath(new URL('../../docs/console.png', import.meta.url)) : join(tmpdir(), `ttp-console-${process.pid}.png`);
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 describe('the console in a real Chromium', () => {
@@ -68,7 +69,7 @@ describe('the console in a real Chromium', () => {
     await page.close();
   });
 
-  it('a change made by the CLI in another process appears in the open page within a second, without reload', async () => {
+  it('a change made by the CLI in another process appears in the open page within a second, without reload', async (t) => {
     const page = await browser.newPage();
     await logIn(page, 'operator');
     await page.evaluate('window.marker = 42');
@@ -98,6 +99,7 @@ describe('the console in a real Chromium', () => {
     await page.locator(`tr[data-rule-id="${f.ruleIds[5]}"][data-state="clipped"]`).waitFor({ timeout: 5000 });
     await page.locator(`#rules tbody tr[data-rule-id="${f.ruleIds[5]}"].changed`).waitFor({ timeout: 5000 });
     await page.screenshot({ path: SCREENSHOT });
+    t.diagnostic(`screenshot: ${SCREENSHOT}`);
     await page.close();
   });
 
