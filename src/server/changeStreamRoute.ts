@@ -47,5 +47,7 @@ export function registerChangeStreamRoute(app: FastifyInstance, hub: ChangeHub, 
       },
     });
     res.on('close', () => handle.detach());
+    // A peer that vanished mid-write: the close above detaches it; nothing to report.
+    res.on('error', () => handle.detach());
   });
 }
