@@ -14,7 +14,7 @@
  *
  * Ids for --only: commit, notify, notifyPgListen, floor, listenCross,
  * listenCrossState, listenSameStore, pollCross, sqliteCross, seedPoll, fanOut,
- * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cliStartup, cpu.
+ * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cliStartup, sse, cpu.
  *
  * Processes: the writers, the catch-up consumer and the swarm's master and
  * workers are child processes; the ones whose memory is measured (catch-up,
@@ -40,6 +40,7 @@ import { measureColdStart } from './scenarios/coldStart.js';
 import { measureCliStartup } from './scenarios/cliStartup.js';
 import { measureTracingCost } from './scenarios/tracingCost.js';
 import { measureSwarm } from './scenarios/swarm.js';
+import { measureSse } from './scenarios/sse.js';
 import { evaluate, renderMarkdown, writeResults, type LatencyRow, type MeasuredResults } from './report.js';
 import { builtPackage } from './support/child.js';
 import { createBenchDatabase, withAdmin, type BenchDatabase } from './support/database.js';
@@ -66,6 +67,7 @@ const plan = args.quick
       tracing: { rounds: 2, perBlock: 100 },
       swarm: { workers: 4, files: 100, bigRules: 2000, memoryWorkers: 2 },
       nats: { edits: 50, engines: 20, processes: 2, direct: 4, burst: 100 },
+      sse: { samples: 50, clients: 100, fanOutChanges: 3 },
     }
   : {
       rounds: 8, perRound: 250, firstWarmup: 200, warmup: 20, pollSamples: 120, sqliteSamples: 200, seedSamples: 150, idleWindowMs: 10_000, idleSettleMs: 1000,
@@ -77,6 +79,7 @@ const plan = args.quick
       tracing: { rounds: 5, perBlock: 400 },
       swarm: { workers: 16, files: 500, bigRules: 10_000, memoryWorkers: 4 },
       nats: { edits: 300, engines: 200, processes: 4, direct: 10, burst: 500 },
+      sse: { samples: 300, clients: 500, fanOutChanges: 20 },
     };
 
 const t0 = performance.now();
@@ -362,6 +365,16 @@ async function main(): Promise<void> {
   if (wanted('swarm') && needsDist('Swarm')) {
     log(`swarm: master + ${plan.swarm.workers} workers, ${plan.swarm.files} files`);
     families.swarm = await withDatabase('swarm', (sdb) => measureSwarm(sdb.url, { ...plan.swarm, log, connections: connectionsTo(sdb) }));
+  }
+
+  if (wanted('sse') && needsDist('SSE')) {
+    const sse = plan.sse;
+    log(`sse: ${sse.samples} writes timed to changes$ and to an SSE client; ${sse.clients} SSE clients`);
+    const r = await withDatabase('sse', (sdb) => measureSse(sdb.url, { ...sse, log }));
+    const ms = (v: number): string => v.toFixed(2);
+    const line = `SSE (bench/scenarios/sse.ts): write -> event, p50 ${ms(r.sse.p50)} ms via an SSE client of a server in another process vs ${ms(r.changes.p50)} ms via changes$ in this process (ratio ${r.ratioP50.toFixed(2)}, target <= 1.5${r.ratioP50 <= 1.5 ? ', met' : ', not met'}; p90 ${ms(r.sse.p90)} vs ${ms(r.changes.p90)} ms; ${r.samples} writes); one change to all of ${r.clients} SSE clients: p50 ${ms(r.allClients.p50)} ms, max ${ms(r.allClients.max)} ms (${sse.fanOutChanges} changes); server RSS ${r.rssIdleMb.toFixed(1)} MB idle, ${r.rssWithClientsMb.toFixed(1)} MB with ${r.clients} clients.`;
+    log(line);
+    notes.push(line);
   }
 
   if (wanted('nats')) {

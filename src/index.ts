@@ -58,3 +58,4 @@ export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } f
 export type { NatsTarget } from './bridge/natsLink.js';
 export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './engine/watchRulesFromNats.js';
 export { createSharedStoreSource, type SharedStoreSourceOptions } from './engine/sharedStoreSource.js';
+export { createRuleServer, readTokensFile, addToken, hashToken, API_ROLES, type RuleServerOptions, type RuleServerResult, type ApiToken, type ApiRole } from './server/index.js';

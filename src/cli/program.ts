@@ -17,6 +17,8 @@ import { registerConsumers } from './commands/consumers.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerBridge } from './commands/bridge.js';
 import { registerSync } from './commands/sync.js';
+import { registerServe } from './commands/serve.js';
+import { registerToken } from './commands/token.js';
 import { printError, printStatus, writeStdout } from './output.js';
 
 /** Wraps a command's action: its resolved value is the process exit code. */
@@ -94,6 +96,8 @@ Examples:
   registerConsumers(program, run);
   registerDoctor(program, run);
   registerBridge(program, run);
+  registerServe(program, run);
+  registerToken(program, run);
   return program;
 }
 

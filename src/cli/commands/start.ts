@@ -7,10 +7,14 @@ import { followChanges } from '../followChanges.js';
 import { printJson, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 import { appliedJson, printInvalid, reportCounts } from '../syncLines.js';
+import { parsePort, serveConsoleForStart } from './serve.js';
 
 interface StartOptions extends DatabaseOptions {
   by?: string;
   watchFiles: boolean;
+  serve: boolean;
+  port: number;
+  tokens?: string;
 }
 
 /**
@@ -26,6 +30,9 @@ export function registerStart(program: Command, run: ActionRunner): void {
     .argument('[dir]', 'the rules directory', 'rules')
     .option('--no-watch-files', 'sync the directory once at start instead of following its files')
     .option('--by <name>', 'recorded as updated_by (default: $USER@hostname)', parseActor)
+    .option('--no-serve', 'do not serve the console and HTTP API on 127.0.0.1')
+    .option('--port <port>', 'port of the console and HTTP API', parsePort, 7070)
+    .option('--tokens <file>', 'tokens file for the HTTP API (see `ttp-rules token add`)')
     .addHelpText(
       'after',
       `
@@ -63,11 +70,13 @@ Examples:
         else printStatus(`synced ${dir} to ${redactUrl(url)}: ${reportCounts(initial)}`);
         printInvalid(initial.invalid, context.json);
         const reports = sync.reports$.subscribe((report) => printInvalid(report.invalid, context.json));
+        const server = options.serve ? await serveConsoleForStart(store, context, { port: options.port, tokensFile: options.tokens, actor: options.by ?? defaultActor() }) : null;
         try {
           const snapshot = await store.snapshot();
           return await followChanges(store, context, snapshot.position);
         } finally {
           reports.unsubscribe();
+          await server?.close();
         }
       } finally {
         await sync?.close();
