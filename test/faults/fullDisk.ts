@@ -34,7 +34,12 @@ export function mountTmpfs(): Tmpfs {
   return {
     dir,
     unmount() {
-      execFileSync('umount', [dir], { stdio: 'pipe' });
+      try {
+        execFileSync('umount', [dir], { stdio: 'pipe' });
+      } catch {
+        // Still busy (a failed test left a file open): detach it now, freed when the last file closes.
+        execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -370,5 +375,75 @@ export function describeFullDisk(onFigures: (all: readonly FullDiskFigures[]) =>
         assert.match(f.firstMessage ?? '', /disk is full/);
       });
     }
+
+    test('migrate on a full disk fails with WRITE_FAILED and never leaves a half-applied schema version', async (t) => {
+      if (tmpfs.dir === null) return t.skip(tmpfs.reason);
+      const dir = join(tmpfs.dir, 'migrate');
+      mkdirSync(dir);
+      try {
+        // From no room at all to enough for the first version but not the second.
+        for (const slack of [0, 8, 24, 48, 96].map((kb) => kb * 1024)) {
+          const path = join(dir, `rules-${slack}.db`);
+          const free = fillDisk(tmpfs.dir, slack);
+          let failed: unknown = null;
+          try {
+            await migrate(`sqlite:${path}`);
+          } catch (error) {
+            failed = error;
+          } finally {
+            free();
+          }
+          if (failed !== null) {
+            assert.ok(RuleStoreError.is(failed) && failed.code === 'WRITE_FAILED', `migrate with ${slack} bytes free: ${String(failed)}`);
+            assert.match((failed as Error).message, /disk is full|I\/O error/);
+          }
+          // With room again, the same file migrates to the end and works: every version applied whole or not at all.
+          await migrate(`sqlite:${path}`);
+          const store = await openRuleStore({ url: `sqlite:${path}` });
+          try {
+            await store.setState('M1', 'disabled', 'oncall');
+            assert.equal((await store.getState('M1')).state, 'disabled');
+          } finally {
+            await store.close();
+          }
+          rmSync(path, { force: true });
+          rmSync(`${path}-wal`, { force: true });
+          rmSync(`${path}-shm`, { force: true });
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('a read-only mount: writes are WRITE_FAILED naming the cause, reads go on', async (t) => {
+      if (tmpfs.dir === null) return t.skip(tmpfs.reason);
+      const dir = join(tmpfs.dir, 'readonly');
+      const view = mkdtempSync(join(tmpdir(), 'ttp-read-only-'));
+      mkdirSync(dir);
+      await migrate(`sqlite:${join(dir, 'rules.db')}`);
+      const writer = await openRuleStore({ url: `sqlite:${join(dir, 'rules.db')}`, revertExpired: false });
+      await writer.setState('RO1', 'disabled', 'oncall');
+      // The same folder seen through a read-only bind mount, as a container with a read-only volume sees it.
+      execFileSync('mount', ['--bind', dir, view], { stdio: 'pipe' });
+      try {
+        execFileSync('mount', ['-o', 'remount,bind,ro', view], { stdio: 'pipe' });
+        const store = await openRuleStore({ url: `sqlite:${join(view, 'rules.db')}`, revertExpired: false });
+        try {
+          await assert.rejects(store.setState('RO2', 'disabled', 'oncall'), (e: unknown) => RuleStoreError.is(e) && e.code === 'WRITE_FAILED' && /read only/.test(e.message));
+          await assert.rejects(store.upsertRule(bigRule('RO3')), (e: unknown) => RuleStoreError.is(e) && e.code === 'WRITE_FAILED' && /read only/.test(e.message));
+          await assert.rejects(store.deleteRule('RO3'), (e: unknown) => RuleStoreError.is(e) && e.code === 'WRITE_FAILED' && /read only/.test(e.message));
+          assert.equal((await store.getState('RO1')).state, 'disabled');
+          assert.equal((await store.getState('RO2')).state, 'enabled');
+        } finally {
+          await store.close();
+        }
+      } finally {
+        // SQLite keeps a closed connection's descriptor while another connection of the process locks the same file: close both first.
+        await writer.close();
+        execFileSync('umount', [view], { stdio: 'pipe' });
+        rmSync(view, { recursive: true, force: true });
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 }
