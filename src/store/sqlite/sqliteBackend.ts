@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
 import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
@@ -165,7 +166,6 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   );
 
   const ids = (rows: Row[]): string[] => rows.map((r) => String(r['rule_id']));
-  const MAX_POSITION = 9223372036854775807n;
 
   const backend: Backend = {
     kind: 'sqlite',
