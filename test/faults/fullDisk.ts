@@ -275,7 +275,7 @@ async function runScenario(root: string, scenario: Scenario): Promise<FullDiskFi
       await scenario.seed(store, compact);
       // Start from an empty WAL, so every later write needs new room on the disk.
       compact();
-      freeDisk = fillDisk(root, 160 * 1024);
+      freeDisk = fillDisk(root, 512 * 1024);
       let refusedInARow = 0;
       for (let i = 0; i < scenario.calls && refusedInARow < 25; i++) {
         try {
