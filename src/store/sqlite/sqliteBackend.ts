@@ -64,7 +64,8 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       throw mapSqliteError(error, what, access);
     }
   };
-  const guard = <T>(what: string, work: () => T): Promise<T> => run(what, 'read', work);
+  /** Reads: an error is mapped as a read (never WRITE_FAILED). */
+  const read = <T>(what: string, work: () => T): Promise<T> => run(what, 'read', work);
   /**
    * Every write goes through here: `work` runs in one IMMEDIATE transaction (the
    * write lock is taken at BEGIN, so a second writer waits instead of failing
@@ -171,24 +172,24 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     kind: 'sqlite',
 
     readEvents: (after, limit, upTo) =>
-      guard('read the event log', () => {
+      read('read the event log', () => {
         const rows = upTo === undefined ? q.eventsAfter.all(after, limit) : q.eventsBetween.all(after, upTo, limit);
         return rows.map(decodeEvent);
       }),
 
     readHistory: (ruleId, limit, upTo) =>
-      guard('read the event log', () => {
+      read('read the event log', () => {
         const bound = upTo ?? MAX_POSITION;
         const rows = ruleId === null ? q.historyAll.all(bound, limit) : q.historyRule.all(ruleId, bound, limit);
         return rows.map(decodeEvent);
       }),
 
-    readHead: () => guard('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
+    readHead: () => read('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
 
-    readSnapshot: () => guard('take a snapshot', () => snapshotTransaction()),
+    readSnapshot: () => read('take a snapshot', () => snapshotTransaction()),
 
     readState: (ruleId) =>
-      guard('read a rule state', () => {
+      read('read a rule state', () => {
         const row = q.state.get(ruleId);
         return row ? decodeStateRow(row) : null;
       }),
@@ -223,13 +224,13 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       // Nothing due: do not take the write lock. Otherwise one conditional
       // delete under the lock: in a swarm only the first process deletes
       // anything, and every process sees its one event.
-      if ((await guard('revert expired states', () => q.anyExpired.get({ ruleId: ruleId ?? null }))) === undefined) return [];
+      if ((await read('revert expired states', () => q.anyExpired.get({ ruleId: ruleId ?? null }))) === undefined) return [];
       return write('revert expired states', withActor(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null }))));
     },
 
-    readPrunedThrough: () => guard('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
+    readPrunedThrough: () => read('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
 
-    readPositionBefore: (cutoff) => guard('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
+    readPositionBefore: (cutoff) => read('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
 
     pruneLog: (before) =>
       write('prune the event log', () => {
@@ -239,10 +240,10 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
         return gone.length;
       }),
 
-    readConsumers: () => guard('read consumers', () => q.consumers.all().map(consumerRow)),
+    readConsumers: () => read('read consumers', () => q.consumers.all().map(consumerRow)),
 
     readConsumer: (name) =>
-      guard('read a consumer', () => {
+      read('read a consumer', () => {
         const row = q.consumer.get(name);
         return row ? consumerRow(row) : null;
       }),
@@ -252,7 +253,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     deleteConsumer: (name) => write(`remove the consumer ${name}`, () => q.deleteConsumer.all(name).length > 0),
 
     msUntilNextExpiry: () =>
-      guard('read the next expiry', () => {
+      read('read the next expiry', () => {
         const ms = q.nextExpiry.get()?.['ms'];
         return typeof ms === 'number' ? ms : null;
       }),
