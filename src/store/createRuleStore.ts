@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { readRuleDocument, type CompiledRule } from '../domain/compileRule.js';
 import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
-import { DEFAULT_RULE_STATE, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
+import { DEFAULT_RULE_STATE, actorProblem, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
+import { INPUT_LIMITS, textProblem } from '../domain/inputLimits.js';
 import { EXPIRY_ACTOR, compileRow, stateFromRow, type LogEvent, type RuleRow } from '../log/logEvent.js';
 import { rememberRuleDocument } from '../log/ruleDocCache.js';
 import type { Backend, RuleWrite } from './backend.js';
@@ -33,6 +34,31 @@ function checkRuleId(ruleId: string): void {
   if (problem) throw new RuleValidationError([{ path: 'rule_id', message: problem }], { ruleId: typeof ruleId === 'string' && ruleId.length <= 128 ? ruleId : null });
 }
 
+/**
+ * Input bounds of the write API, checked before any SQL (see src/domain/inputLimits.ts).
+ * `who` is optional where the API defaults it ('api'): only a given value is checked.
+ */
+function checkStateActor(setBy: unknown, method: string, required: boolean): void {
+  if (!required && (setBy === undefined || setBy === '')) return;
+  if (typeof setBy !== 'string' || setBy.length === 0) throw new RuleStoreError('STATE_INVALID', `${method} needs a non-empty setBy (who is changing the state)`);
+  const problem = actorProblem(setBy);
+  if (problem) throw new RuleStoreError('STATE_INVALID', `${method}: setBy ${problem}`);
+}
+
+function checkUpdatedBy(updatedBy: unknown): void {
+  if (updatedBy === undefined || updatedBy === '') return;
+  const problem = actorProblem(updatedBy);
+  if (problem) throw new RuleValidationError([{ path: 'updatedBy', message: problem }]);
+}
+
+/** A source path as error messages show it: cut short, NUL made visible. */
+const shownPath = (path: string): string => (path.length > 200 ? `${path.slice(0, 200)}…` : path).replace(/\u0000/g, '\\0');
+
+function checkSourcePath(sourcePath: string | undefined, field: 'sourcePath' | 'pruneUnder' = 'sourcePath'): void {
+  if (sourcePath === undefined) return;
+  const problem = typeof sourcePath === 'string' ? textProblem(sourcePath, INPUT_LIMITS.sourcePathLength) : 'must be a string';
+  if (problem) throw new RuleValidationError([{ path: field, message: problem }], { source: typeof sourcePath === 'string' ? shownPath(sourcePath) : null });
+}
 
 /**
  * Builds the public store over one backend: the single log reader, replay,
@@ -190,7 +216,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       ensureOpen();
       checkRuleId(ruleId);
       const value = parseStateInput(input);
-      if (typeof setBy !== 'string' || setBy.length === 0) throw new RuleStoreError('STATE_INVALID', 'setState needs a non-empty setBy (who is changing the state)');
+      checkStateActor(setBy, 'setState', true);
       return tracing.span('ttp.rule.state.change', { rule_id: ruleId, state: value.state, set_by: setBy }, async () => {
         const row = await tracing.span('ttp.store.write_state', { rule_id: ruleId }, () =>
           backend.writeState({
@@ -210,6 +236,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     async clearState(ruleId, setBy) {
       ensureOpen();
       checkRuleId(ruleId);
+      checkStateActor(setBy, 'clearState', false);
       return tracing.span('ttp.rule.state.change', { rule_id: ruleId, state: 'default', set_by: setBy || 'api' }, async () => {
         const cleared = await tracing.span('ttp.store.write_state', { rule_id: ruleId }, () => backend.deleteState(ruleId, setBy || 'api'));
         afterWrite();
@@ -219,6 +246,8 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async upsertRule(yaml, options = {}) {
       ensureOpen();
+      checkSourcePath(options.sourcePath);
+      checkUpdatedBy(options.updatedBy);
       const { doc, text } = readRuleDocument(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
       const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text };
       rememberRuleDocument(text, doc);
@@ -229,11 +258,14 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async upsertRules(documents, options = {}) {
       ensureOpen();
+      checkUpdatedBy(options.updatedBy);
+      checkSourcePath(options.pruneUnder, 'pruneUnder');
       const writes: RuleWrite[] = [];
       const problems: RuleValidationError[] = [];
       const seen = new Map<string, string>();
       for (const document of documents) {
         try {
+          checkSourcePath(document.sourcePath);
           const { doc, text } = readRuleDocument(document.yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: document.sourcePath ?? null });
           const previous = seen.get(doc.rule_id);
           if (previous !== undefined) {
@@ -271,6 +303,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     async deleteRules(ruleIds, options = {}) {
       ensureOpen();
       ruleIds.forEach(checkRuleId);
+      checkUpdatedBy(options.updatedBy);
       if (ruleIds.length === 0) return [];
       const deleted = await tracing.span('ttp.store.write_rules', { 'ttp.rules.count': ruleIds.length, 'ttp.rules.delete': true }, () => backend.deleteRules(ruleIds, options.updatedBy || 'api'));
       afterWrite();

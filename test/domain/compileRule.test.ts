@@ -57,7 +57,7 @@ test('seed-compatible defaults: description, evidence_fields, empty sub_techniqu
 test('unknown top-level keys are ignored, or refused in strict mode', () => {
   const text = `${ruleYaml('X2')}owner: team-a\n`;
   assert.equal(compileRule(text).ruleId, 'X2');
-  refuses(text, '', /owner/, { strict: true });
+  refuses(text, 'owner', /unknown key/, { strict: true });
 });
 
 test('malformed documents are refused naming the field and the reason', () => {

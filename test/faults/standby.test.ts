@@ -76,7 +76,7 @@ test('a store on a hot standby: expired state reads as the default, one revert a
   const began = performance.now();
   for (let i = 0; i < CHANGES; i++) {
     if (i % 2 === 0) await writer.upsertRule(ruleYaml(`SB${i % 20}`, { version: i + 2 }));
-    else await writer.setState(`SB${i % 20}`, { state: 'disabled', reason: `r${i}`, expiresAt: new Date(Date.now() + 1) }, 'op');
+    else await writer.setState(`SB${i % 20}`, { state: 'disabled', reason: `r${i}`, expiresAt: new Date(Date.now() + 50) }, 'op');
   }
   const committed = await onCluster(primary!.url(DATABASE), async (sql) =>
     (await sql`SELECT position::text AS p FROM ttp_rule_event WHERE position > ${start.position}::bigint ORDER BY position`).map((r) => String(r['p'])),
