@@ -233,8 +233,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     createFeed: (): Feed =>
       options.transport === 'poll'
-        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: log })
-        : createListenFeed({ url: connection.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: log }),
+        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: options.logger })
+        : createListenFeed({ url: connection.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: options.logger }),
 
     close: async () => {
       await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })]);
