@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { renderLatencySvg, type ChartSeries } from './chart.js';
 import type { CatchUpResult } from './scenarios/catchUp.js';
+import type { CliStartupResult } from './scenarios/cliStartup.js';
 import type { ColdStartResult } from './scenarios/coldStart.js';
 import type { CpuCost } from './scenarios/cpuCost.js';
 import type { FanOutResult } from './scenarios/fanOut.js';
@@ -56,6 +57,7 @@ export interface BenchResults {
   readonly tracing: readonly TracingRow[] | null;
   readonly swarm: SwarmResult | null;
   readonly nats: NatsBenchResult | null;
+  readonly cliStartup: CliStartupResult | null;
   /** CPU per change spent only by the store (in the bench process). */
   readonly cpu: readonly CpuCost[];
   readonly idle: { readonly counter: IdleCounter | 'skipped'; readonly windowMs: number; readonly results: readonly IdleResult[]; readonly note?: string };
@@ -233,7 +235,7 @@ export function renderMarkdown(results: BenchResults): string {
     const c = results.coldStart;
     const yaml = c.rows.find((r) => r.id === 'yaml')!;
     const reps = c.rows.find((r) => r.id === 'cached')?.runs.length ?? 0;
-    lines.push(`**Cold start**: \`snapshot()\` of ${c.rules.toLocaleString('en')} rules (one read, then validation and compile per rule), in the bench process, median of ${reps} runs of each, interleaved with the baseline: parsing the same YAML alone (\`UPDATE ttp_rule SET doc = NULL\` between the two snapshot paths):`);
+    lines.push(`**Cold start**: \`snapshot()\` of ${c.rules.toLocaleString('en')} rules (one read, then validation and compile per rule), in the bench process, median of ${reps} runs of each, interleaved with the baseline: parsing the same YAML alone (the per-process YAML cache emptied before each first-in-a-process snapshot):`);
     lines.push('');
     table(
       ['step', 'ms', 'vs YAML parse alone', 'target', 'met'],
@@ -339,6 +341,17 @@ export function renderMarkdown(results: BenchResults): string {
         const f = n.fanout[k];
         return [`${f.engines} ${k === 'listen' ? 'direct LISTEN' : 'bus-fed'}`, String(f.processes), `${ms(f.convergeMs.max)} ms`, `${ms(f.convergeMs.p50)} ms`, `${f.connectionsIdle} / ${f.connectionsPeak}`];
       }),
+    );
+  }
+
+  if (results.cliStartup) {
+    const c = results.cliStartup;
+    const node = c.rows.find((r) => r.id === 'node')!;
+    lines.push(`**CLI start-up** (bench/scenarios/cliStartup.ts): one process each, spawn to exit, median and p90 of ${c.reps} interleaved runs:`);
+    lines.push('');
+    table(
+      ['command', 'p50 ms', 'p90 ms', 'over the baseline (p50)'],
+      c.rows.map((r) => [r.id === 'node' ? `**${r.label}**` : r.label, ms(r.p50), ms(r.p90), r.id === 'node' ? '(baseline)' : `+${ms(r.p50 - node.p50)} ms`]),
     );
   }
 

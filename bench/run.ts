@@ -14,7 +14,7 @@
  *
  * Ids for --only: commit, notify, notifyPgListen, floor, listenCross,
  * listenCrossState, listenSameStore, pollCross, sqliteCross, seedPoll, fanOut,
- * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cpu.
+ * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cliStartup, sse, cpu.
  *
  * Processes: the writers, the catch-up consumer and the swarm's master and
  * workers are child processes; the ones whose memory is measured (catch-up,
@@ -37,8 +37,10 @@ import { measureFanOut } from './scenarios/fanOut.js';
 import { measureThroughput } from './scenarios/throughput.js';
 import { measureCatchUp } from './scenarios/catchUp.js';
 import { measureColdStart } from './scenarios/coldStart.js';
+import { measureCliStartup } from './scenarios/cliStartup.js';
 import { measureTracingCost } from './scenarios/tracingCost.js';
 import { measureSwarm } from './scenarios/swarm.js';
+import { measureSse } from './scenarios/sse.js';
 import { evaluate, renderMarkdown, writeResults, type LatencyRow, type MeasuredResults } from './report.js';
 import { builtPackage } from './support/child.js';
 import { createBenchDatabase, withAdmin, type BenchDatabase } from './support/database.js';
@@ -61,9 +63,11 @@ const plan = args.quick
       throughput: { writers: 4, perWriter: 100, rounds: 1, warmup: 20 },
       catchUp: { changes: 10_000, definitionsOnly: true },
       coldStart: { rules: 2000, reps: 2 },
+      cliStartup: { reps: 5 },
       tracing: { rounds: 2, perBlock: 100 },
       swarm: { workers: 4, files: 100, bigRules: 2000, memoryWorkers: 2 },
       nats: { edits: 50, engines: 20, processes: 2, direct: 4, burst: 100 },
+      sse: { samples: 50, clients: 100, fanOutChanges: 3 },
     }
   : {
       rounds: 8, perRound: 250, firstWarmup: 200, warmup: 20, pollSamples: 120, sqliteSamples: 200, seedSamples: 150, idleWindowMs: 10_000, idleSettleMs: 1000,
@@ -71,9 +75,11 @@ const plan = args.quick
       throughput: { writers: 4, perWriter: 500, rounds: 3, warmup: 50 },
       catchUp: { changes: 100_000, definitionsOnly: true },
       coldStart: { rules: 10_000, reps: 3 },
+      cliStartup: { reps: 20 },
       tracing: { rounds: 5, perBlock: 400 },
       swarm: { workers: 16, files: 500, bigRules: 10_000, memoryWorkers: 4 },
       nats: { edits: 300, engines: 200, processes: 4, direct: 10, burst: 500 },
+      sse: { samples: 300, clients: 500, fanOutChanges: 20 },
     };
 
 const t0 = performance.now();
@@ -188,7 +194,7 @@ async function main(): Promise<void> {
   const skipped: string[] = [];
   const notes: string[] = [];
   let idle: MeasuredResults['idle'] = { counter: 'skipped', windowMs: plan.idleWindowMs, results: [] };
-  const families: { -readonly [K in 'throughput' | 'catchUp' | 'coldStart' | 'fanOut' | 'tracing' | 'swarm' | 'nats']: MeasuredResults[K] } = {
+  const families: { -readonly [K in 'throughput' | 'catchUp' | 'coldStart' | 'fanOut' | 'tracing' | 'swarm' | 'nats' | 'cliStartup']: MeasuredResults[K] } = {
     throughput: null,
     catchUp: null,
     coldStart: null,
@@ -196,6 +202,7 @@ async function main(): Promise<void> {
     tracing: null,
     swarm: null,
     nats: null,
+    cliStartup: null,
   };
   const dist = builtPackage();
 
@@ -332,7 +339,7 @@ async function main(): Promise<void> {
   if (wanted('throughput')) {
     log(`throughput: ${plan.throughput.writers} writer processes × ${plan.throughput.perWriter} changes, ${plan.throughput.rounds} rounds`);
     families.throughput = await withDatabase('throughput', (tdb) => measureThroughput(tdb.url, { ...plan.throughput, log }));
-    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same advisory lock) without the library: no validation, no document cache, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
+    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same writers\' lock) without the library: no validation, no document cache, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
   }
 
   const needsDist = (what: string): boolean => {
@@ -360,6 +367,16 @@ async function main(): Promise<void> {
     families.swarm = await withDatabase('swarm', (sdb) => measureSwarm(sdb.url, { ...plan.swarm, log, connections: connectionsTo(sdb) }));
   }
 
+  if (wanted('sse') && needsDist('SSE')) {
+    const sse = plan.sse;
+    log(`sse: ${sse.samples} writes timed to changes$ and to an SSE client; ${sse.clients} SSE clients`);
+    const r = await withDatabase('sse', (sdb) => measureSse(sdb.url, { ...sse, log }));
+    const ms = (v: number): string => v.toFixed(2);
+    const line = `SSE (bench/scenarios/sse.ts): write -> event, p50 ${ms(r.sse.p50)} ms via an SSE client of a server in another process vs ${ms(r.changes.p50)} ms via changes$ in this process (ratio ${r.ratioP50.toFixed(2)}, target <= 1.5${r.ratioP50 <= 1.5 ? ', met' : ', not met'}; p90 ${ms(r.sse.p90)} vs ${ms(r.changes.p90)} ms; ${r.samples} writes); one change to all of ${r.clients} SSE clients: p50 ${ms(r.allClients.p50)} ms, max ${ms(r.allClients.max)} ms (${sse.fanOutChanges} changes); server RSS ${r.rssIdleMb.toFixed(1)} MB idle, ${r.rssWithClientsMb.toFixed(1)} MB with ${r.clients} clients.`;
+    log(line);
+    notes.push(line);
+  }
+
   if (wanted('nats')) {
     const natsUrl = process.env['TTP_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
     const down = await natsUnavailable(natsUrl);
@@ -370,6 +387,11 @@ async function main(): Promise<void> {
       const { runNatsBench } = await import('./scenarios/nats.js');
       families.nats = await runNatsBench({ natsUrl, ...plan.nats, log: (line) => log(`nats: ${line.trim()}`) });
     }
+  }
+
+  if (wanted('cliStartup') && needsDist('CLI start-up')) {
+    log(`cli start-up: node -e 0, ttp-rules --version and ttp-rules list (SQLite), ${plan.cliStartup.reps} runs each`);
+    families.cliStartup = measureCliStartup({ ...plan.cliStartup, log });
   }
 
   // Where the gap to the floor goes: CPU per change that only the store spends.

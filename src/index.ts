@@ -3,7 +3,7 @@
  * SQLite, with every change pushed to every subscriber, gap-free and in commit
  * order. This is the only public entry point.
  */
-export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, type OpenRuleStoreOptions } from './store/openRuleStore.js';
+export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, DEFAULT_LOCK_TIMEOUT_MS, type OpenRuleStoreOptions } from './store/openRuleStore.js';
 export type {
   RuleStore,
   RuleSnapshot,
@@ -21,6 +21,7 @@ export type {
   NamedConsumer,
   StoreStats,
 } from './store/ruleStore.js';
+export type { ExpiryStats } from './store/expiryScheduler.js';
 export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
 export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';
 export {
@@ -44,6 +45,8 @@ export {
   RuleValidationError,
   MigrationRequiredError,
   StoreUnavailableError,
+  LockTimeoutError,
+  type WriterLockBlocker,
   type RuleStoreErrorCode,
   type RuleIssue,
 } from './domain/errors.js';
@@ -55,3 +58,4 @@ export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } f
 export type { NatsTarget } from './bridge/natsLink.js';
 export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './engine/watchRulesFromNats.js';
 export { createSharedStoreSource, type SharedStoreSourceOptions } from './engine/sharedStoreSource.js';
+export { createRuleServer, readTokensFile, addToken, hashToken, API_ROLES, type RuleServerOptions, type RuleServerResult, type ApiToken, type ApiRole } from './server/index.js';

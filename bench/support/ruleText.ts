@@ -5,9 +5,10 @@ export const BENCH_RULE_ID = 'BENCH0001';
 export const BENCH_KINDS = ['auth_attempt', 'command', 'file_download', 'http_request', 'dns_query', 'process_start', 'network_flow', 'login'] as const;
 
 /**
- * A realistic rule document (DECNET's R0001, about 450 bytes) at a given
- * `rule_version`: each edit changes the version, hence the content, so every
- * write is a real change that produces one event. `kind` is its `applies_to`.
+ * A realistic rule document (shaped like the test corpus's R0001,
+ * test/fixtures/rules/, about 450 bytes) at a given `rule_version`: each edit
+ * changes the version, hence the content, so every write is a real change that
+ * produces one event. `kind` is its `applies_to`.
  */
 export function ruleText(version: number, ruleId: string = BENCH_RULE_ID, kind: string = 'auth_attempt'): string {
   return `rule_id: ${ruleId}
@@ -16,24 +17,24 @@ ${RULE_BODY.replace('auth_attempt', kind)}`;
 }
 
 /** Everything after `rule_version` in {@link ruleText} (SQL generators splice it in). */
-export const RULE_BODY = `name: generic_auth_brute
+export const RULE_BODY = `name: ssh_password_spray
 description: |
-  Repeated failed auth across services/accounts. Cross-event;
-  emitted by the CredentialLifter (E.3.13) — v0 RuleEngine cannot
-  count.
+  One source tries a few passwords against many accounts on
+  the SSH/Telnet listeners; distinct accounts are counted.
 applies_to:
   - auth_attempt
 match:
-  kind: lifter:credential_auth_brute_generic
-  fail_threshold: 5
-  window_minutes: 5
+  kind: lifter:credential_spray
+  distinct_accounts: 8
+  window_minutes: 10
 emits:
   - tactic: TA0006
     technique_id: T1110
-    confidence: 0.85
+    sub_technique_id: T1110.003
+    confidence: 0.8
 evidence_fields:
-  - fail_count
-  - service
+  - src_ip
+  - distinct_accounts
 `;
 
 /** The id of rule number `i` of a many-rule scenario (`prefix` keeps scenarios apart). */

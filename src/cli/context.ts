@@ -1,7 +1,10 @@
 import { hostname, userInfo } from 'node:os';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
-import { DEFAULT_SQLITE_FILE, isValidRuleId, openRuleStore, type OpenRuleStoreOptions, type RuleStore } from '../index.js';
+// Not '../index.js': the public entry loads every backend and the NATS bridge;
+// the CLI imports each piece where it is used, so that it starts fast.
+import { DEFAULT_SQLITE_FILE, openRuleStore, type OpenRuleStoreOptions } from '../store/openRuleStore.js';
+import type { RuleStore } from '../store/ruleStore.js';
 import { UsageError } from './cliErrors.js';
 import { createCliLogger, LOG_LEVELS, type LogLevel } from './logger.js';
 
@@ -15,6 +18,7 @@ export interface CommonOptions {
 export interface DatabaseOptions extends CommonOptions {
   db?: string;
   transport?: 'listen' | 'poll';
+  lockTimeout?: number;
 }
 
 /** What a command runs with: its output mode, its logger, and (for database commands) the URL. */
@@ -23,6 +27,8 @@ export interface CliContext {
   readonly logger: Logger;
   /** Postgres feed (`--transport`), when given. */
   readonly transport?: 'listen' | 'poll';
+  /** Postgres writes' longest wait for the writers' lock (`--lock-timeout`), when given. */
+  readonly lockTimeoutMs?: number;
 }
 
 /** The embedded default, as a URL. */
@@ -37,6 +43,11 @@ export function addCommonOptions(command: Command, options: { database: boolean 
         .choices(['listen', 'poll'])
         .env('TTP_RULES_TRANSPORT'),
     );
+    command.addOption(
+      new Option('--lock-timeout <ms>', "Postgres: longest wait of a write for the writers' lock, then fail with LOCK_TIMEOUT naming the holder (default 5000)")
+        .argParser(parseMilliseconds)
+        .env('TTP_RULES_LOCK_TIMEOUT'),
+    );
   }
   command.option('--json', 'print one JSON object per line instead of text');
   command.addOption(
@@ -47,8 +58,13 @@ export function addCommonOptions(command: Command, options: { database: boolean 
 
 /** Builds the context of one command run. */
 export async function createContext(options: CommonOptions): Promise<CliContext> {
-  const transport = (options as DatabaseOptions).transport;
-  return { json: options.json === true, logger: await createCliLogger(options.logLevel), ...(transport ? { transport } : {}) };
+  const { transport, lockTimeout } = options as DatabaseOptions;
+  return {
+    json: options.json === true,
+    logger: await createCliLogger(options.logLevel),
+    ...(transport ? { transport } : {}),
+    ...(lockTimeout !== undefined ? { lockTimeoutMs: lockTimeout } : {}),
+  };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -74,10 +90,24 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
 }
 
+/**
+ * Store options of commands that only read (list, show, history, check,
+ * consumers, watch): no schema is created, so a mistyped SQLite path is an
+ * error naming the file (`MIGRATION_REQUIRED`, exit 1), never a new empty database.
+ */
+export const READ_ONLY: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = Object.freeze({ migrate: false });
+
 /** Opens the store for a command; the caller closes it (see {@link withStore}). */
 export async function openStore(context: CliContext, url: string, options: Omit<OpenRuleStoreOptions, 'url' | 'logger'> = {}): Promise<RuleStore> {
   context.logger.debug({ event: 'cli:store:open', url: redactUrl(url) }, 'opening the rule store');
-  return openRuleStore({ revertExpired: false, ...(context.transport ? { transport: context.transport } : {}), ...options, url, logger: context.logger });
+  return openRuleStore({
+    revertExpired: false,
+    ...(context.transport ? { transport: context.transport } : {}),
+    ...(context.lockTimeoutMs !== undefined ? { lockTimeoutMs: context.lockTimeoutMs } : {}),
+    ...options,
+    url,
+    logger: context.logger,
+  });
 }
 
 /** Opens the store, runs `fn`, and closes the store whatever happens. */
@@ -96,7 +126,8 @@ export async function withStore<T>(
 }
 
 /** Refuses a rule id that can never be stored, before touching the database. */
-export function checkRuleIdArgument(ruleId: string): string {
+export async function checkRuleIdArgument(ruleId: string): Promise<string> {
+  const { isValidRuleId } = await import('../domain/ruleSchema.js');
   if (!isValidRuleId(ruleId)) {
     throw new UsageError(`invalid rule id ${JSON.stringify(String(ruleId).slice(0, 140))}: a rule id is one bus-topic segment of 1-128 characters, without '.', '*', '>' or whitespace`);
   }
@@ -114,6 +145,13 @@ export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
     }
   }
   return `${user}@${hostname()}`;
+}
+
+/** Commander option parser for a positive whole number of milliseconds. */
+export function parseMilliseconds(value: string): number {
+  const ms = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(ms) || ms < 1) throw new InvalidArgumentError('must be a positive whole number of milliseconds');
+  return ms;
 }
 
 /** Commander option parser for `--by`. */

@@ -1,9 +1,9 @@
 import type { Subscription } from 'rxjs';
 import type { RuleStore } from '../index.js';
-import { RuleValidationError } from '../index.js';
+import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { CliContext } from './context.js';
 import { changeJson, changeLine, errorJson } from './format.js';
-import { onStdoutClosed, printJson, printLine, printStatus } from './output.js';
+import { onStdoutClosed, printError, printJson, printLine, printStatus } from './output.js';
 
 /**
  * Prints every change after `from` until SIGINT or SIGTERM (or until stdout's
@@ -46,11 +46,12 @@ export async function followChanges(store: RuleStore, context: CliContext, from:
     changes = store.changesSince(from).subscribe({
       next: (change) => (context.json ? printJson(changeJson(change)) : printLine(changeLine(change))),
       error: (error: unknown) => {
-        printStatus(`ttp-rules: error: the change stream failed: ${(error as Error).message}`);
+        const code = RuleStoreError.is(error) ? error.code : 'FAILED';
+        printError(context.json, { code, message: `the change stream failed: ${(error as Error).message}`, tagged: code !== 'FAILED' });
         finish(1);
       },
       complete: () => {
-        printStatus('ttp-rules: error: the change stream ended unexpectedly');
+        printError(context.json, { code: 'FAILED', message: 'the change stream ended unexpectedly' });
         finish(1);
       },
     });

@@ -1,7 +1,9 @@
 import { relative, isAbsolute } from 'node:path';
-import type { HistoryEntry, RuleChange, RuleListing, RuleState, RuleStoreError } from '../index.js';
-import { RuleValidationError } from '../index.js';
+import type { HistoryEntry, RuleChange, RuleListing, RuleState } from '../index.js';
+import { errorJson } from '../domain/changeJson.js';
 import { formatDuration } from './duration.js';
+
+export { changeJson, errorJson } from '../domain/changeJson.js';
 
 /** Renders rows as a left-aligned table with a header; the last column is not padded. */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
@@ -37,14 +39,6 @@ export function displaySourcePath(path: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-/** A rule store error as JSON: code, message, and for rule problems the rule id, position and issues. */
-export function errorJson(error: RuleStoreError): Record<string, unknown> {
-  if (error instanceof RuleValidationError) {
-    return { code: error.code, message: error.message, ruleId: error.ruleId, position: error.position, issues: error.issues };
-  }
-  return { code: error.code, message: error.message };
-}
-
 /** `list --json` / `show --json`: one stored rule and its state. */
 export function listingJson(listing: RuleListing): Record<string, unknown> {
   return {
@@ -56,14 +50,6 @@ export function listingJson(listing: RuleListing): Record<string, unknown> {
     state: listing.state,
     error: listing.error ? errorJson(listing.error) : null,
   };
-}
-
-/** `watch --json`: one change (SPEC §6 shape; JSON.stringify turns dates into ISO strings). */
-export function changeJson(change: RuleChange): Record<string, unknown> {
-  const base = { kind: change.kind, ruleId: change.ruleId, position: change.position, actor: change.actor, at: change.at };
-  if (change.kind === 'definition') return { ...base, rule: change.rule };
-  if (change.kind === 'state') return { ...base, state: change.state, expired: change.expired };
-  return base;
 }
 
 /** One readable line per change: `position  at  rule_id  what  by actor`. */
@@ -86,6 +72,7 @@ export function historyJson(entry: HistoryEntry): Record<string, unknown> {
     position: entry.position,
     at: entry.at,
     actor: entry.actor,
+    loginRole: entry.loginRole,
     ruleId: entry.ruleId,
     kind: entry.kind,
     ruleVersion: entry.ruleVersion,

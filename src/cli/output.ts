@@ -38,6 +38,25 @@ export function printStatus(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+/** What {@link printError} prints. */
+export interface CliErrorOutput {
+  /** Stable code: a store error code (`STORE_UNAVAILABLE`, …), `USAGE`, `RULE_NOT_FOUND`, … */
+  readonly code: string;
+  readonly message: string;
+  /** Append ` [CODE]` to the text line (store errors, whose codes the README lists). */
+  readonly tagged?: boolean;
+}
+
+/**
+ * Prints an error on stderr: `ttp-rules: error: message` for people, or with
+ * `--json` one object `{"code":…,"message":…}` on one line.
+ */
+export function printError(json: boolean, error: CliErrorOutput): void {
+  const message = error.message.trim().replace(/\s*\n\s*/g, ' ');
+  if (json) printStatus(JSON.stringify({ code: error.code, message }));
+  else printStatus(`ttp-rules: error: ${message}${error.tagged ? ` [${error.code}]` : ''}`);
+}
+
 /**
  * Replaces what happens when stdout's reader goes away (long-running commands
  * close their store first). Returns a function that restores the default.

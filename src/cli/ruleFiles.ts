@@ -1,6 +1,6 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
-import { DEFAULT_MAX_RULE_BYTES, parseRule, RuleStoreError, RuleValidationError, type RuleIssue } from '../index.js';
+import { RuleStoreError, RuleValidationError, type RuleIssue } from '../domain/errors.js';
 import { UsageError } from './cliErrors.js';
 
 /** Base names that are rule files in a directory (SPEC §7); everything else is ignored. */
@@ -95,6 +95,8 @@ export interface FileCheck {
  * rule id defined by more than one file (a batch would refuse it).
  */
 export async function checkRuleFiles(files: readonly RuleFile[], options: { strict?: boolean; maxBytes?: number } = {}): Promise<FileCheck[]> {
+  // The parser (yaml, zod) is loaded only by the commands that read rule files.
+  const { DEFAULT_MAX_RULE_BYTES, parseRule } = await import('../domain/compileRule.js');
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RULE_BYTES;
   const checks: FileCheck[] = [];
   const owners = new Map<string, string>();

@@ -1,6 +1,6 @@
-import { parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { RuleValidationError, type RuleIssue } from './errors.js';
+import { parseSeedYaml } from './parseSeedYaml.js';
 import { ruleDocumentSchema, strictRuleDocumentSchema, type RuleDocument } from './ruleSchema.js';
 import { DEFAULT_RULE_STATE, type RuleState } from './ruleState.js';
 
@@ -54,11 +54,18 @@ function fail(issues: RuleIssue[], options: ParseRuleOptions, ruleId: string | n
 }
 
 function zodIssues(error: ZodError): RuleIssue[] {
-  return error.issues.map((issue) => ({
+  return error.issues.flatMap((issue) =>
+    // strict mode: one issue per unknown key, named by its path (zod reports them all at the parent's path).
+    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: [...issue.path, key].map(String).join('.'), message: 'unknown key (refused in strict mode)' })) : [zodIssue(issue)],
+  );
+}
+
+function zodIssue(issue: ZodError['issues'][number]): RuleIssue {
+  return {
     path: issue.path.map(String).join('.'),
     // zod says "Invalid input: expected string, received undefined" for a missing field.
     message: issue.code === 'invalid_type' && / received undefined$/.test(issue.message) ? `is required (${issue.message.replace(/^Invalid input: | received undefined$/g, '').replace(/,$/, '')})` : issue.message.replace(/^Invalid input: /, ''),
-  }));
+  };
 }
 
 function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
@@ -85,7 +92,9 @@ function decode(input: string | Uint8Array, options: ParseRuleOptions): string {
 
 /**
  * Parses and validates one rule document (YAML text or bytes) without stamping a
- * state. Safe on hostile input: size-limited, alias-limited, no custom tags, duplicate
+ * state. The YAML means what it means to the seed's PyYAML `safe_load` (YAML 1.1:
+ * `no` is false, `0755` is 493, dates become ISO strings; see {@link parseSeedYaml}).
+ * Safe on hostile input: size-limited, alias-limited, no custom tags, duplicate
  * keys refused. Throws {@link RuleValidationError} naming the rule/file, the field and
  * what was wrong.
  *
@@ -98,18 +107,9 @@ export function parseRule(input: string | Uint8Array, options: ParseRuleOptions 
 /** {@link parseRule}, also returning the decoded text (what gets stored). */
 export function readRuleDocument(input: string | Uint8Array, options: ParseRuleOptions = {}): { doc: RuleDocument; text: string } {
   const text = decode(input, options);
-  const doc = parseDocument(text, { uniqueKeys: true, strict: true, prettyErrors: false, schema: 'core' });
-  const problems = [...doc.errors, ...doc.warnings];
-  if (problems.length > 0) {
-    fail(problems.map((p) => ({ path: '', message: `YAML: ${p.message.split('\n')[0]}` })), options);
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (error) {
-    fail([{ path: '', message: `YAML: ${(error as Error).message}` }], options);
-  }
-  return { doc: validateRuleValue(value, options), text };
+  const parsed = parseSeedYaml(text, MAX_ALIAS_COUNT);
+  if (!parsed.ok) fail(parsed.problems.map((message) => ({ path: '', message: `YAML: ${message}` })), options);
+  return { doc: validateRuleValue(parsed.value, options), text };
 }
 
 /**

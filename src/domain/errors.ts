@@ -16,6 +16,7 @@ export type RuleStoreErrorCode =
   | 'STORE_UNAVAILABLE'
   | 'STORE_CLOSED'
   | 'WRITE_FAILED'
+  | 'LOCK_TIMEOUT'
   | 'FEED_ERROR'
   | 'LOG_TRUNCATED'
   | 'CONFIG_INVALID';
@@ -91,5 +92,37 @@ export class StoreUnavailableError extends RuleStoreError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORE_UNAVAILABLE', message, options);
     this.name = 'StoreUnavailableError';
+  }
+}
+
+/** A session that holds the writers' lock, or blocks a session waiting for it (Postgres). */
+export interface WriterLockBlocker {
+  readonly pid: number;
+  /** Its login role. */
+  readonly role: string | null;
+  readonly applicationName: string | null;
+  /** `pg_stat_activity.state` (`idle in transaction`, `active`, …); null when the server hides it from the schema owner. */
+  readonly state: string | null;
+  /** When it entered that state. */
+  readonly since: Date | null;
+  /** When its transaction began. */
+  readonly transactionSince: Date | null;
+  /** True when it holds the lock itself (false: it blocks a session that waits for the lock). */
+  readonly holds: boolean;
+}
+
+/**
+ * A write waited `lockTimeoutMs` for the writers' lock (or for a write
+ * connection) and gave up without writing anything. `blockers` names the
+ * sessions that held or blocked the lock when the wait ended (empty if none
+ * could be named); the message says the same for people.
+ */
+export class LockTimeoutError extends RuleStoreError {
+  readonly blockers: readonly WriterLockBlocker[];
+
+  constructor(message: string, blockers: readonly WriterLockBlocker[], options?: { cause?: unknown }) {
+    super('LOCK_TIMEOUT', message, options);
+    this.name = 'LockTimeoutError';
+    this.blockers = Object.freeze([...blockers]);
   }
 }

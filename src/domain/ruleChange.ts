@@ -43,13 +43,23 @@ export function comparePositions(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Parses a position argument (decimal string or bigint); throws `POSITION_INVALID`. */
+/** The largest position the log can hand out: positions are Postgres `bigint` (int8) on both backends. */
+export const MAX_POSITION = 9223372036854775807n;
+
+/**
+ * Parses a position argument (decimal string or bigint); throws `POSITION_INVALID`
+ * for anything but an integer in [0, 2^63 - 1].
+ */
 export function checkPosition(position: string | bigint): bigint {
+  let value: bigint;
   try {
-    const value = typeof position === 'bigint' ? position : BigInt(position);
+    value = typeof position === 'bigint' ? position : BigInt(position);
     if (value < 0n) throw new Error('negative');
-    return value;
   } catch {
     throw new RuleStoreError('POSITION_INVALID', `position must be a non-negative integer (decimal string), got ${JSON.stringify(String(position)).slice(0, 64)}`);
   }
+  if (value > MAX_POSITION) {
+    throw new RuleStoreError('POSITION_INVALID', `position ${String(position).slice(0, 64)} is beyond the largest position a log can reach (${MAX_POSITION}, a 64-bit bigint)`);
+  }
+  return value;
 }

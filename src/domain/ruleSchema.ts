@@ -2,16 +2,21 @@ import { z } from 'zod';
 
 /**
  * A rule id is a single bus-topic segment (SPEC §2): non-empty, at most 128
- * characters, no `.`, `*`, `>`, whitespace or control characters.
+ * characters, no `.`, `*`, `>` (NATS separators and wildcards), and no character
+ * of the Unicode White_Space property, the Cc (control) or Cf (format: bidi
+ * controls such as U+202E, zero-width U+200B–U+200D, U+2060, BOM U+FEFF, …)
+ * categories, so that no id has an invisible look-alike. The database CHECK
+ * (`ttp_rule_id_valid`, migration 0005; SQLite schema version 3) refuses exactly
+ * the same code points: test/security/ruleIdParity.test.ts compares them all.
  */
-export const RULE_ID_PATTERN = /^[^.*>\s\p{Cc}]{1,128}$/u;
+export const RULE_ID_PATTERN = /^[^.*>\s\p{White_Space}\p{Cc}\p{Cf}]{1,128}$/u;
 
 /** Why `id` is not a valid rule id, or null when it is. */
 export function ruleIdProblem(id: unknown): string | null {
   if (typeof id !== 'string') return 'must be a string';
   if (id.length === 0) return 'must not be empty';
   if (id.length > 128) return `must be at most 128 characters (got ${id.length})`;
-  if (!RULE_ID_PATTERN.test(id)) return "must be one bus-topic segment: no '.', '*', '>', whitespace or control characters";
+  if (!RULE_ID_PATTERN.test(id)) return "must be one bus-topic segment: no '.', '*', '>', whitespace, control or format (bidi, zero-width) characters";
   return null;
 }
 

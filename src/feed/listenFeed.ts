@@ -5,6 +5,7 @@ import { probeListen, type ListenProbeOptions } from './listenProbe.js';
 
 /** Options of {@link createListenFeed}. */
 export interface ListenFeedOptions {
+  /** A URL resolved by `resolvePostgresConnection` (user filled in), the same the query pools use. */
   url: string;
   channel: string;
   /** Interval of the missed-doorbell check and of the listener's health check (ms). */

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
-import { compileRule, toCompiledRule, validateRuleValue, type CompiledRule } from '../domain/compileRule.js';
+import { toCompiledRule, type CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { DEFAULT_RULE_STATE, RULE_STATES, effectiveState, type RuleState, type RuleStateName } from '../domain/ruleState.js';
+import { readCachedRuleDocument } from './ruleDocCache.js';
 
 /** A `ttp_rule` row as the backends hand it over. */
 export interface RuleRow {
@@ -12,19 +12,6 @@ export interface RuleRow {
   readonly yamlContent: string;
   readonly updatedAt: Date;
   readonly updatedBy: string;
-  /** The validated document cached beside the YAML (Postgres only), if any. */
-  readonly doc?: RuleDocCache | null;
-}
-
-/** The validated document the library stores beside the YAML, keyed by the YAML's SHA-256. */
-export interface RuleDocCache {
-  readonly sha256: string;
-  readonly rule: unknown;
-}
-
-/** The key of a {@link RuleDocCache}: SHA-256 of the YAML text, hex. */
-export function yamlDigest(yamlContent: string): string {
-  return createHash('sha256').update(yamlContent).digest('hex');
 }
 
 /** A `ttp_rule_state` row as the backends hand it over. */
@@ -51,6 +38,12 @@ export interface LogEvent {
   readonly rule: RuleRow | null;
   readonly state: StateRow | null;
   readonly actor: string | null;
+  /**
+   * The database login that made the change (Postgres `session_user`, recorded by
+   * the log trigger; nobody but a superuser can choose it). Null on SQLite, which
+   * has no logins, and on events written before migration 0005.
+   */
+  readonly loginRole: string | null;
   readonly at: Date;
 }
 
@@ -74,24 +67,14 @@ export function stateFromRow(row: StateRow | null): RuleState {
   });
 }
 
-/** Compiles a stored rule row with the state in force; throws {@link RuleValidationError}. */
+/**
+ * Compiles a stored rule row with the state in force; throws {@link RuleValidationError}.
+ * The rule always comes from `yaml_content`, the text every listing shows (through
+ * the per-process cache keyed by its digest), and the size limit applies to it.
+ */
 export function compileRow(row: RuleRow, state: RuleState, maxBytes?: number): CompiledRule {
   const options = { expectRuleId: row.ruleId, source: `ttp_rule[${row.ruleId}]`, ...(maxBytes ? { maxBytes } : {}) };
-  const cached = row.doc;
-  if (
-    cached &&
-    typeof cached.sha256 === 'string' &&
-    row.yamlContent.length <= (maxBytes ?? Number.POSITIVE_INFINITY) &&
-    cached.sha256 === yamlDigest(row.yamlContent)
-  ) {
-    try {
-      // Still validated: the cache is a shortcut past the YAML parser, not past the schema.
-      return toCompiledRule(validateRuleValue(cached.rule, options), state);
-    } catch {
-      // A cache that does not validate is ignored: the YAML is the truth.
-    }
-  }
-  return compileRule(row.yamlContent, state, options);
+  return toCompiledRule(readCachedRuleDocument(row.yamlContent, options), state);
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { LogEvent, RuleDocCache, RuleRow, StateRow } from './logEvent.js';
+import type { LogEvent, RuleRow, StateRow } from './logEvent.js';
 
 /**
  * Row decoding shared by the backends. Table rows and the JSON the triggers
@@ -23,7 +23,6 @@ export function decodeRuleRow(r: Json): RuleRow {
     yamlContent: String(r['yaml_content']),
     updatedAt: date(r['updated_at']),
     updatedBy: String(r['updated_by'] ?? ''),
-    doc: (json(r['doc']) as RuleDocCache | null) ?? null,
   };
 }
 
@@ -53,6 +52,7 @@ export function decodeEventRow(r: Json): LogEvent {
     rule: rule ? decodeRuleRow(rule) : null,
     state: state ? decodeStateRow(state) : null,
     actor: strOrNull(r['actor']),
+    loginRole: strOrNull(r['login_role']),
     at: date(r['recorded_at']),
   };
 }

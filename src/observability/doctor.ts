@@ -3,6 +3,8 @@ import postgres from 'postgres';
 import { RuleStoreError } from '../domain/errors.js';
 import { openRuleStore } from '../store/openRuleStore.js';
 import { MIGRATIONS_TABLE, knownMigrations } from '../store/postgres/migrate.js';
+import { postgresJsOptions, resolvePostgresConnection } from '../store/postgres/postgresConnection.js';
+import { describeBlocker, readWriterLockBlockers } from '../store/postgres/writerLockBlockers.js';
 
 /** One finding of {@link diagnose}. */
 export interface DoctorCheck {
@@ -17,6 +19,11 @@ export interface DiagnoseOptions {
   listenTimeoutMs?: number;
   /** Warn when a named consumer is further behind than this (default 10,000 positions). */
   maxConsumerLag?: number;
+  /**
+   * Fail when a session holds the writers' lock idle in transaction, or keeps a
+   * writer waiting for it, longer than this (ms, default 10,000).
+   */
+  lockThresholdMs?: number;
   /**
    * The transport the deployment's stores use (default `'listen'`). With `'poll'`
    * a LISTEN that cannot work (pgbouncer in transaction pooling) is reported as
@@ -55,10 +62,39 @@ async function consumerChecks(url: string, maxLag: number): Promise<DoctorCheck[
   }
 }
 
+/**
+ * Who holds the writers' lock, and for how long: a session idle in transaction
+ * with the lock (a forgotten psql `BEGIN; UPDATE ttp_rule_state …`), or one that
+ * keeps writers waiting, past the threshold is a failure, named.
+ */
+async function writerLockCheck(sql: postgres.Sql, thresholdMs: number): Promise<DoctorCheck> {
+  const name = 'writer-lock';
+  let blockers;
+  try {
+    blockers = await readWriterLockBlockers(sql);
+  } catch (error) {
+    return warn(name, `cannot see who holds the writers' lock (${(error as Error).message}): run doctor as the schema owner or a ttp_rules_reader`);
+  }
+  if (blockers.length === 0) return ok(name, 'free');
+  const [clock] = await sql<{ now: Date }[]>`SELECT clock_timestamp() AS now`;
+  const now = clock!.now.getTime();
+  const age = (d: Date | null): number => (d ? now - d.getTime() : 0);
+  const stuck = blockers.filter(
+    (b) => (b.holds && b.state?.startsWith('idle in transaction') === true && age(b.since) > thresholdMs) || age(b.waitingSince) > thresholdMs,
+  );
+  const describe = (b: (typeof blockers)[number]): string =>
+    `${describeBlocker(b)}${b.waiters > 0 ? `, ${b.waiters} writer(s) waiting for ${(age(b.waitingSince) / 1000).toFixed(1)} s` : ''}`;
+  if (stuck.length > 0) {
+    return fail(name, `held or blocked longer than ${thresholdMs} ms by ${stuck.map(describe).join('; ')}: every rule write and expiry revert waits (then fails with LOCK_TIMEOUT); end it with SELECT pg_terminate_backend(<pid>)`);
+  }
+  return ok(name, `in use by ${blockers.map(describe).join('; ')} (under ${thresholdMs} ms)`);
+}
+
 async function diagnosePostgres(url: string, options: Required<DiagnoseOptions>): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
+  const connection = resolvePostgresConnection(url);
   // Unnamed statements: the URL may point at a transaction pooler (pgbouncer).
-  const sql = postgres(url, { max: 2, onnotice: () => {}, connect_timeout: 5, prepare: false });
+  const sql = postgres(connection.url, postgresJsOptions(connection, { max: 2, onnotice: () => {}, connect_timeout: 5, prepare: false }));
   try {
     const [server] = await sql<{ version: string; standby: boolean }[]>`SELECT current_setting('server_version') AS version, pg_is_in_recovery() AS standby`;
     checks.push(ok('connect', `PostgreSQL ${server!.version}`));
@@ -83,6 +119,7 @@ async function diagnosePostgres(url: string, options: Required<DiagnoseOptions>)
       if (absent.length > 0) checks.push(fail('triggers', `missing ${absent.join(', ')}: changes are not logged`));
       else if (disabled.length > 0) checks.push(fail('triggers', `disabled: ${disabled.join(', ')} (ALTER TABLE … ENABLE TRIGGER)`));
       else checks.push(ok('triggers', `${present.size} triggers present and enabled`));
+      checks.push(await writerLockCheck(sql, options.lockThresholdMs));
     }
 
     if (server!.standby) {
@@ -145,13 +182,19 @@ async function diagnoseSqlite(url: string, options: Required<DiagnoseOptions>): 
 }
 
 /**
- * Checks a deployment: schema version, triggers present, LISTEN works (or why
- * not: pgbouncer, hot standby), clock skew between this host and the server,
+ * Checks a deployment: schema version, triggers present, who holds the writers'
+ * lock (fails past `lockThresholdMs`), LISTEN works (or why not: pgbouncer, hot
+ * standby), clock skew between this host and the server,
  * named consumers' lag, and NOTIFY queue usage. Never throws for what it finds.
  *
  * @example for (const c of await diagnose(url)) console.log(c.status, c.name, c.detail)
  */
 export async function diagnose(url: string, options: DiagnoseOptions = {}): Promise<DoctorCheck[]> {
-  const resolved = { listenTimeoutMs: options.listenTimeoutMs ?? 2000, maxConsumerLag: options.maxConsumerLag ?? 10_000, transport: options.transport ?? 'listen' };
+  const resolved = {
+    listenTimeoutMs: options.listenTimeoutMs ?? 2000,
+    maxConsumerLag: options.maxConsumerLag ?? 10_000,
+    lockThresholdMs: options.lockThresholdMs ?? 10_000,
+    transport: options.transport ?? 'listen',
+  };
   return /^postgres(ql)?:\/\//i.test(url) ? diagnosePostgres(url, resolved) : diagnoseSqlite(url, resolved);
 }

@@ -1,4 +1,4 @@
-import type { LogEvent, RuleDocCache, RuleRow, StateRow } from '../log/logEvent.js';
+import type { LogEvent, RuleRow, StateRow } from '../log/logEvent.js';
 
 /** A rule row to write: what `upsertRule` validated. */
 export interface RuleWrite {
@@ -6,8 +6,6 @@ export interface RuleWrite {
   readonly ruleVersion: number;
   readonly sourcePath: string;
   readonly yamlContent: string;
-  /** The validated document, cached beside the YAML where the backend can store it. */
-  readonly doc: RuleDocCache;
 }
 
 /** A state row to write; `setAt` is stamped by the database. */

@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import { readRuleDocument, type CompiledRule } from '../domain/compileRule.js';
 import { RuleStoreError, RuleValidationError, StoreUnavailableError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
-import { DEFAULT_RULE_STATE, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
-import { EXPIRY_ACTOR, compileRow, stateFromRow, yamlDigest, type LogEvent, type RuleRow } from '../log/logEvent.js';
+import { DEFAULT_RULE_STATE, actorProblem, effectiveState, isExpired, parseStateInput } from '../domain/ruleState.js';
+import { INPUT_LIMITS, textProblem } from '../domain/inputLimits.js';
+import { EXPIRY_ACTOR, compileRow, stateFromRow, type LogEvent, type RuleRow } from '../log/logEvent.js';
+import { rememberRuleDocument } from '../log/ruleDocCache.js';
 import type { Backend, RuleWrite } from './backend.js';
 import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
@@ -32,6 +34,31 @@ function checkRuleId(ruleId: string): void {
   if (problem) throw new RuleValidationError([{ path: 'rule_id', message: problem }], { ruleId: typeof ruleId === 'string' && ruleId.length <= 128 ? ruleId : null });
 }
 
+/**
+ * Input bounds of the write API, checked before any SQL (see src/domain/inputLimits.ts).
+ * `who` is optional where the API defaults it ('api'): only a given value is checked.
+ */
+function checkStateActor(setBy: unknown, method: string, required: boolean): void {
+  if (!required && (setBy === undefined || setBy === '')) return;
+  if (typeof setBy !== 'string' || setBy.length === 0) throw new RuleStoreError('STATE_INVALID', `${method} needs a non-empty setBy (who is changing the state)`);
+  const problem = actorProblem(setBy);
+  if (problem) throw new RuleStoreError('STATE_INVALID', `${method}: setBy ${problem}`);
+}
+
+function checkUpdatedBy(updatedBy: unknown): void {
+  if (updatedBy === undefined || updatedBy === '') return;
+  const problem = actorProblem(updatedBy);
+  if (problem) throw new RuleValidationError([{ path: 'updatedBy', message: problem }]);
+}
+
+/** A source path as error messages show it: cut short, NUL made visible. */
+const shownPath = (path: string): string => (path.length > 200 ? `${path.slice(0, 200)}…` : path).replace(/\u0000/g, '\\0');
+
+function checkSourcePath(sourcePath: string | undefined, field: 'sourcePath' | 'pruneUnder' = 'sourcePath'): void {
+  if (sourcePath === undefined) return;
+  const problem = typeof sourcePath === 'string' ? textProblem(sourcePath, INPUT_LIMITS.sourcePathLength) : 'must be a string';
+  if (problem) throw new RuleValidationError([{ path: field, message: problem }], { source: typeof sourcePath === 'string' ? shownPath(sourcePath) : null });
+}
 
 /**
  * Builds the public store over one backend: the single log reader, replay,
@@ -46,7 +73,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     errors.next(error);
   };
   const { tracing } = settings;
-  const expiry = createExpiryScheduler(backend, log, () => afterWrite());
+  const expiry = createExpiryScheduler(backend, log, () => afterWrite(), reportError);
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
@@ -159,6 +186,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
           position: e.position.toString(),
           at: e.at,
           actor: e.actor,
+          loginRole: e.loginRole,
           ruleId: e.ruleId,
           kind,
           ruleVersion: e.rule?.ruleVersion ?? null,
@@ -175,9 +203,10 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       const row = await backend.readState(ruleId);
       const state = stateFromRow(row);
       if (isExpired(state)) {
-        // An expired state is the default; revert it now (written once, whoever gets here first).
-        await backend.revertExpired(ruleId);
-        afterWrite();
+        // An expired state is the default, whatever the revert does: revert it now
+        // (written once, whoever gets here first); a revert that fails is reported
+        // and retried, and none is tried on a read-only database (a hot standby).
+        await expiry.revertNow(ruleId);
         return DEFAULT_RULE_STATE;
       }
       return state;
@@ -187,7 +216,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       ensureOpen();
       checkRuleId(ruleId);
       const value = parseStateInput(input);
-      if (typeof setBy !== 'string' || setBy.length === 0) throw new RuleStoreError('STATE_INVALID', 'setState needs a non-empty setBy (who is changing the state)');
+      checkStateActor(setBy, 'setState', true);
       return tracing.span('ttp.rule.state.change', { rule_id: ruleId, state: value.state, set_by: setBy }, async () => {
         const row = await tracing.span('ttp.store.write_state', { rule_id: ruleId }, () =>
           backend.writeState({
@@ -207,6 +236,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     async clearState(ruleId, setBy) {
       ensureOpen();
       checkRuleId(ruleId);
+      checkStateActor(setBy, 'clearState', false);
       return tracing.span('ttp.rule.state.change', { rule_id: ruleId, state: 'default', set_by: setBy || 'api' }, async () => {
         const cleared = await tracing.span('ttp.store.write_state', { rule_id: ruleId }, () => backend.deleteState(ruleId, setBy || 'api'));
         afterWrite();
@@ -216,8 +246,11 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async upsertRule(yaml, options = {}) {
       ensureOpen();
+      checkSourcePath(options.sourcePath);
+      checkUpdatedBy(options.updatedBy);
       const { doc, text } = readRuleDocument(yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: options.sourcePath ?? null });
-      const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text, doc: { sha256: yamlDigest(text), rule: doc } };
+      const write: RuleWrite = { ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: options.sourcePath ?? '', yamlContent: text };
+      rememberRuleDocument(text, doc);
       const result = await tracing.span('ttp.store.write_rules', { rule_id: doc.rule_id, 'ttp.rules.count': 1 }, () => backend.writeRules([write], options.updatedBy || 'api'));
       afterWrite();
       return { ruleId: doc.rule_id, ruleVersion: doc.rule_version, changed: result.upserted.length > 0 };
@@ -225,18 +258,22 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async upsertRules(documents, options = {}) {
       ensureOpen();
+      checkUpdatedBy(options.updatedBy);
+      checkSourcePath(options.pruneUnder, 'pruneUnder');
       const writes: RuleWrite[] = [];
       const problems: RuleValidationError[] = [];
       const seen = new Map<string, string>();
       for (const document of documents) {
         try {
+          checkSourcePath(document.sourcePath);
           const { doc, text } = readRuleDocument(document.yaml, { strict: settings.strict, maxBytes: settings.maxRuleBytes, source: document.sourcePath ?? null });
           const previous = seen.get(doc.rule_id);
           if (previous !== undefined) {
             throw new RuleValidationError([{ path: 'rule_id', message: `duplicate: also defined in ${previous || 'another document'}` }], { ruleId: doc.rule_id, source: document.sourcePath ?? null });
           }
           seen.set(doc.rule_id, document.sourcePath ?? '');
-          writes.push({ ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: document.sourcePath ?? '', yamlContent: text, doc: { sha256: yamlDigest(text), rule: doc } });
+          writes.push({ ruleId: doc.rule_id, ruleVersion: doc.rule_version, sourcePath: document.sourcePath ?? '', yamlContent: text });
+          rememberRuleDocument(text, doc);
         } catch (error) {
           if (error instanceof RuleValidationError) problems.push(error);
           else throw error;
@@ -266,6 +303,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     async deleteRules(ruleIds, options = {}) {
       ensureOpen();
       ruleIds.forEach(checkRuleId);
+      checkUpdatedBy(options.updatedBy);
       if (ruleIds.length === 0) return [];
       const deleted = await tracing.span('ttp.store.write_rules', { 'ttp.rules.count': ruleIds.length, 'ttp.rules.delete': true }, () => backend.deleteRules(ruleIds, options.updatedBy || 'api'));
       afterWrite();
@@ -305,6 +343,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
         reconnects: feed.reconnects,
         errors: errorCount,
         subscribers: reader.subscribers,
+        expiry: expiry.stats,
       };
     },
 
@@ -322,7 +361,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       reader.close();
       errors.complete();
       await backend.close();
-      log.info({ event: 'store:close' }, 'rule store closed');
+      log.info({ component: 'store', event: 'store:close' }, 'rule store closed');
     },
   };
 
@@ -339,6 +378,6 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     throw RuleStoreError.is(error) ? error : new StoreUnavailableError(`could not start the change feed: ${(error as Error).message}`, { cause: error });
   }
   reader.pump('open');
-  log.info({ event: 'store:open', kind: backend.kind, position: reader.watermark.toString() }, 'rule store open');
+  log.info({ component: 'store', event: 'store:open', kind: backend.kind, position: reader.watermark.toString() }, 'rule store open');
   return store;
 }

@@ -1,11 +1,12 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { RuleStoreError } from '../domain/errors.js';
-import { DEFAULT_MAX_RULE_BYTES } from '../domain/compileRule.js';
 import type { Backend } from './backend.js';
-import { createRuleStore } from './createRuleStore.js';
 import type { RuleStore } from './ruleStore.js';
-import { openPostgresBackend } from './postgres/postgresBackend.js';
-import { createTracing, tracingEnabled } from '../observability/tracing.js';
+
+// Everything heavier than this file is imported when a store is opened, and the
+// Postgres stack (postgres.js, pg-listen, node-pg-migrate) only for a postgres://
+// URL: the CLI imports this module directly, and `ttp-rules --version` or a
+// SQLite `list` should not pay for drivers they never use.
 
 /** The embedded default database file, relative to the working directory. */
 export const DEFAULT_SQLITE_FILE = './ttp-rules.db';
@@ -20,6 +21,12 @@ export interface OpenRuleStoreOptions {
   pollIntervalMs?: number;
   /** Listen only: interval of the missed-doorbell and listener health check, ms (default 30,000). */
   safetyCheckMs?: number;
+  /**
+   * Postgres: the longest a write waits for the writers' lock (and for a write
+   * connection) before it fails with `LOCK_TIMEOUT` naming the holder, ms
+   * (default: `$TTP_RULES_LOCK_TIMEOUT`, else 5000). SQLite waits its busy timeout.
+   */
+  lockTimeoutMs?: number;
   /** Create or upgrade the schema on open (default: true on SQLite, false on Postgres). */
   migrate?: boolean;
   /** Revert expired states on time from this process (default true). */
@@ -34,6 +41,19 @@ export interface OpenRuleStoreOptions {
   logger?: Logger;
   /** OpenTelemetry spans (default: on when TTP_RULES_TRACING=1). No-op unless the host installs an SDK. */
   tracing?: boolean;
+}
+
+/** Default of {@link OpenRuleStoreOptions.lockTimeoutMs}. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
+
+function lockTimeout(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env['TTP_RULES_LOCK_TIMEOUT']?.trim();
+  const value = option ?? (fromEnv ? Number(fromEnv) : DEFAULT_LOCK_TIMEOUT_MS);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    const where = option !== undefined ? 'lockTimeoutMs' : 'TTP_RULES_LOCK_TIMEOUT';
+    throw new RuleStoreError('CONFIG_INVALID', `${where} must be a positive whole number of milliseconds, got ${JSON.stringify(option ?? fromEnv)}`);
+  }
+  return value;
 }
 
 function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
@@ -52,7 +72,7 @@ function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sql
  * store.changes$.subscribe((change) => console.log(change.kind, change.ruleId));
  */
 export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise<RuleStore> {
-  const logger = options.logger ?? pino({ level: 'silent' });
+  const logger = options.logger ?? (await import('pino')).pino({ level: 'silent' });
   const target = parseUrl(options.url ?? `sqlite:${DEFAULT_SQLITE_FILE}`);
   const transport = options.transport ?? 'listen';
   if (transport !== 'listen' && transport !== 'poll') {
@@ -60,12 +80,14 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
   }
   let backend: Backend;
   if (target.kind === 'postgres') {
+    const { openPostgresBackend } = await import('./postgres/postgresBackend.js');
     backend = await openPostgresBackend({
       url: target.url,
       transport,
       pollIntervalMs: options.pollIntervalMs ?? 250,
       safetyCheckMs: options.safetyCheckMs ?? 30_000,
       migrate: options.migrate ?? false,
+      lockTimeoutMs: lockTimeout(options.lockTimeoutMs),
       logger,
     });
   } else {
@@ -77,6 +99,11 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       logger,
     });
   }
+  const [{ createRuleStore }, { DEFAULT_MAX_RULE_BYTES }, { createTracing, tracingEnabled }] = await Promise.all([
+    import('./createRuleStore.js'),
+    import('../domain/compileRule.js'),
+    import('../observability/tracing.js'),
+  ]);
   return createRuleStore(backend, {
     logger,
     pageSize: options.pageSize ?? 1000,

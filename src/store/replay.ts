@@ -53,6 +53,27 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
 
     const replay = async (): Promise<void> => {
       let retryMs = 100;
+      // A position beyond the head was never handed out by this log (another
+      // database, or one restored from an older backup): following it would wait,
+      // silently, until the log grew past it and then skip everything before.
+      // Refused instead. Only asked when the reader has not yet seen that far.
+      while (!closed && from > upTo) {
+        try {
+          const head = await backend.readHead();
+          if (from > head) {
+            subscriber.error(
+              new RuleStoreError('POSITION_INVALID', `position ${from} is beyond the head of the log (${head}): it does not come from this database (or the database was restored from an older backup); resume from a position this store handed out, or from 0`),
+            );
+            return;
+          }
+          break;
+        } catch (error) {
+          log.warn({ event: 'log:replay:retry', err: error, retryMs }, 'reading the log head failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, retryMs));
+          retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+        }
+      }
+      if (closed) return;
       const prunedThrough = await backend.readPrunedThrough().catch(() => 0n);
       if (from < prunedThrough) {
         // Not a hole: compaction keeps every rule's newest event, deletions

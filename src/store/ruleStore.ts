@@ -3,6 +3,7 @@ import type { CompiledRule } from '../domain/compileRule.js';
 import type { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleState, RuleStateInput, RuleStateName } from '../domain/ruleState.js';
+import type { ExpiryStats } from './expiryScheduler.js';
 
 /** Rules as of one log position: apply every change after `position` to stay current. */
 export interface RuleSnapshot {
@@ -75,6 +76,8 @@ export interface HistoryEntry {
   readonly position: string;
   readonly at: Date;
   readonly actor: string | null;
+  /** The database login that made the change (Postgres `session_user`); null on SQLite and before migration 0005. */
+  readonly loginRole: string | null;
   readonly ruleId: string;
   readonly kind: 'definition' | 'deleted' | 'state';
   /** For definitions: the stored `rule_version`. */
@@ -145,6 +148,8 @@ export interface StoreStats {
   readonly errors: number;
   /** Current subscriptions to the change stream (each `changesSince` counts). */
   readonly subscribers: number;
+  /** This store's expiry reverts: failures, a pending retry, stopped on a read-only database (hot standby). */
+  readonly expiry: ExpiryStats;
 }
 
 /**

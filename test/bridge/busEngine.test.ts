@@ -115,8 +115,9 @@ describe('a bus-fed engine on the shared NATS', () => {
 
   test('converges to the database after random edits, like watchRules, with no LISTEN and no connection held', async () => {
     const connections = async (): Promise<number> => Number((await admin`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${db.name}`)[0]!['n']);
-    // Fill the test's own store pool first (4 connections), so any connection above the baseline is an engine's.
+    // Fill the test's own store pools first (4 read and 2 write connections), so any connection above the baseline is an engine's.
     await Promise.all(Array.from({ length: 12 }, () => store.snapshot()));
+    await Promise.all(Array.from({ length: 6 }, (_, i) => store.setState(`POOLFILL${i}`, 'disabled', 'test')));
     const baseline = await connections();
     const events: BusEngineEvent[] = [];
     const engines = [all, commandOnly, all].map((predicate) => collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: bus.prefix, predicate, onEvent: (e) => events.push(e) })));

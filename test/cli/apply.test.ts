@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { FIXTURES_DIR, fixtureFiles, ruleYaml } from '../helpers/rules.js';
+import { FIXTURES_DIR, FIXTURE_COUNT, fixtureFiles, ruleYaml } from '../helpers/rules.js';
 
 interface ListedRule {
   ruleId: string;
@@ -29,11 +29,11 @@ describe('ttp-rules apply / list / show (Postgres)', () => {
     await db.drop();
   });
 
-  it('applies the DECNET fixtures and lists them back, source paths absolute', async () => {
+  it('applies the fixture corpus and lists them back, source paths absolute', async () => {
     const apply = await runCli(['apply', FIXTURES_DIR, '--db', db.url, '--by', 'ci@test', '--json']);
     assert.equal(apply.code, 0, apply.stderr);
     const [summary] = apply.json<{ upserted: string[]; unchanged: string[]; deleted: string[] }>();
-    assert.equal(summary!.upserted.length, 59);
+    assert.equal(summary!.upserted.length, FIXTURE_COUNT);
     assert.deepEqual(summary!.deleted, []);
 
     const list = await runCli(['list', '--db', db.url, '--json']);
@@ -51,15 +51,15 @@ describe('ttp-rules apply / list / show (Postgres)', () => {
 
     const again = await runCli(['apply', FIXTURES_DIR, '--db', db.url, '--json']);
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(again.json<{ unchanged: string[] }>()[0]!.unchanged.length, 59);
+    assert.equal(again.json<{ unchanged: string[] }>()[0]!.unchanged.length, FIXTURE_COUNT);
   });
 
   it('prints a readable table by default', async () => {
     const list = await runCli(['list', '--db', db.url]);
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.lines[0]!, /^RULE_ID\s+VERSION\s+STATE\s+EXPIRES\s+UPDATED_BY\s+SOURCE$/);
-    assert.match(list.lines[1]!, /^R0001\s+1\s+enabled\s+-\s+ci@test\s+\S+R0001\.yaml$/);
-    assert.equal(list.lines.length, 60);
+    assert.match(list.lines[1]!, /^R0001\s+3\s+enabled\s+-\s+ci@test\s+\S+R0001\.yaml$/);
+    assert.equal(list.lines.length, FIXTURE_COUNT + 1);
   });
 
   it('show prints the stored YAML and the state; --json carries both', async () => {
@@ -105,7 +105,7 @@ describe('ttp-rules apply / list / show (Postgres)', () => {
     assert.deepEqual(second.json()[0], { upserted: ['PRUNE_C'], unchanged: ['PRUNE_A'], deleted: ['PRUNE_B'] });
 
     const rules = (await runCli(['list', '--db', db.url, '--json'])).json<ListedRule>();
-    assert.equal(rules.length, 59 + 2, 'the fixtures (another directory) are untouched');
+    assert.equal(rules.length, FIXTURE_COUNT + 2, 'the fixtures (another directory) are untouched');
     assert.equal(rules.find((r) => r.ruleId === 'PRUNE_C')!.ruleVersion, 2);
     assert.equal(rules.find((r) => r.ruleId === 'PRUNE_A')!.sourcePath, join(dir, 'PRUNE_A.yaml'));
   });
@@ -127,7 +127,7 @@ describe('ttp-rules apply / list / show (Postgres)', () => {
     const run = await runCli(['check', '--db', db.url]);
     assert.equal(run.code, 1);
     assert.match(run.stdout, /^PRUNE_A: name: /m);
-    assert.match(run.stderr, /1 of 61 stored rule\(s\) do not compile/);
+    assert.match(run.stderr, new RegExp(`1 of ${FIXTURE_COUNT + 2} stored rule\\(s\\) do not compile`));
     const json = await runCli(['check', '--db', db.url, '--json']);
     const bad = json.json<{ ruleId: string; valid: boolean }>().filter((r) => !r.valid);
     assert.deepEqual(bad.map((r) => r.ruleId), ['PRUNE_A']);

@@ -27,7 +27,7 @@ describe('ttp-rules doctor (Postgres)', () => {
     const run = await runCli(['doctor', '--db', db.url, '--json']);
     assert.equal(run.code, 0, run.stderr);
     const checks = run.json<Check>();
-    assert.deepEqual(checks.map((c) => c.name), ['connect', 'schema', 'triggers', 'listen', 'clock', 'notify-queue', 'log', 'consumers']);
+    assert.deepEqual(checks.map((c) => c.name), ['connect', 'schema', 'triggers', 'writer-lock', 'listen', 'clock', 'notify-queue', 'log', 'consumers']);
     assert.ok(checks.every((c) => c.status === 'ok'), JSON.stringify(checks));
   });
 

@@ -30,7 +30,7 @@ describe('ttp-rules prune and consumers (Postgres)', () => {
     assert.deepEqual(held.json(), [{ deleted: 2, before: '2', heldBackBy: 'engine-a' }]);
     const forced = await runCli(['prune', '--keep', '0', '--force', '--db', db.url]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stdout, /deleted 2 superseded event\(s\) at or below position 5/);
+    assert.match(forced.stderr, /deleted 2 superseded event\(s\) at or below position 5/);
     assert.equal((await store.history()).length, 1, 'only the newest event of the rule is left');
   });
 

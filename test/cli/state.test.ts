@@ -55,7 +55,9 @@ describe('ttp-rules state (Postgres)', () => {
   it('the readable form says until when', async () => {
     const run = await runCli(['state', 'R0002', 'disable', '--for', '1h30m', '--db', db.url]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^R0002: disabled until \d{4}-\d\d-\d\dT[\d:.]+Z \(in 1h 30m\), set by \S+@\S+\n$/);
+    // A confirmation is status: stderr (stdout carries data only).
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^R0002: disabled until \d{4}-\d\d-\d\dT[\d:.]+Z \(in 1h 30m\), set by \S+@\S+\n$/);
   });
 
   it('clip needs --confidence-max and stores the ceiling; --until sets an exact expiry', async () => {
@@ -89,7 +91,7 @@ describe('ttp-rules state (Postgres)', () => {
     assert.equal(cleared!.state.state, 'enabled');
     const second = await runCli(['state', 'R0001', 'clear', '--db', db.url]);
     assert.equal(second.code, 0);
-    assert.match(second.stdout, /R0001: no state to clear/);
+    assert.match(second.stderr, /R0001: no state to clear/);
     const show = await runCli(['show', 'R0001', '--db', db.url, '--json']);
     assert.deepEqual(show.json<{ state: StateJson }>()[0]!.state, { state: 'enabled', confidenceMax: null, expiresAt: null, reason: null, setBy: null, setAt: null });
   });

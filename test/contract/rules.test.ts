@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { RuleStoreError, RuleValidationError, type RuleChange, type RuleStore } from '../../src/index.js';
 import { BACKENDS, createBackendFixture, type BackendFixture } from '../helpers/backends.js';
 import { collect } from '../helpers/changes.js';
-import { fixtureFiles, ruleYaml } from '../helpers/rules.js';
+import { FIXTURE_COUNT, fixtureFiles, ruleYaml } from '../helpers/rules.js';
 
 const ids = (store: RuleStore): Promise<string[]> => store.snapshot().then((s) => s.rules.map((r) => r.ruleId).sort());
 
@@ -19,23 +19,31 @@ for (const backend of BACKENDS) {
     });
     after(async () => fx.teardown());
 
-    test('all 59 DECNET rules load, compile and come back frozen', async () => {
+    test('every fixture rule loads, compiles and comes back frozen', async () => {
       const files = fixtureFiles();
-      assert.equal(files.length, 59);
+      assert.equal(files.length, FIXTURE_COUNT);
       const result = await store.upsertRules(files.map((f) => ({ yaml: readFileSync(f), sourcePath: f })), { updatedBy: 'fixtures' });
-      assert.equal(result.upserted.length, 59);
+      assert.equal(result.upserted.length, FIXTURE_COUNT);
       const snapshot = await store.snapshot();
-      assert.equal(snapshot.rules.length, 59);
+      assert.equal(snapshot.rules.length, FIXTURE_COUNT);
       assert.equal(snapshot.errors.length, 0);
       const rule = snapshot.rules.find((r) => r.ruleId === 'R0001');
       assert.ok(rule);
-      assert.equal(rule.name, 'generic_auth_brute');
+      assert.equal(rule.name, 'ssh_password_spray');
       assert.deepEqual(rule.appliesTo, ['auth_attempt']);
-      assert.deepEqual(rule.emits, [{ techniqueId: 'T1110', subTechniqueId: null, tactic: 'TA0006', confidence: 0.85 }]);
+      assert.deepEqual(rule.emits, [
+        { techniqueId: 'T1110', subTechniqueId: 'T1110.003', tactic: 'TA0006', confidence: 0.8 },
+        { techniqueId: 'T1078', subTechniqueId: null, tactic: 'TA0001', confidence: 0.3 },
+      ]);
+      // YAML 1.1 as the seed reads it, whether the row was compiled from its YAML or its cached JSON.
+      assert.equal(rule.match['window_minutes'], 90);
+      assert.equal(rule.match['case_insensitive'], false);
+      assert.equal(snapshot.rules.find((r) => r.ruleId === 'R0032')!.match['max_score'], Number.POSITIVE_INFINITY, '.inf survives the store');
+      assert.equal(snapshot.rules.find((r) => r.ruleId === 'R0033')!.match['planted'], '2026-01-15');
       assert.ok(Object.isFrozen(rule) && Object.isFrozen(rule.emits) && Object.isFrozen(rule.emits[0]) && Object.isFrozen(rule.match) && Object.isFrozen(rule.state));
       const again = await store.upsertRules(files.map((f) => ({ yaml: readFileSync(f), sourcePath: f })), { updatedBy: 'fixtures' });
       assert.equal(again.upserted.length, 0, 'identical content writes nothing');
-      assert.equal(again.unchanged.length, 59);
+      assert.equal(again.unchanged.length, FIXTURE_COUNT);
     });
 
     test('a 5-rule edit yields 5 per-rule changes in position order', async () => {

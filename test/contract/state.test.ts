@@ -56,6 +56,51 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await store.getState('S1'), before);
     });
 
+    test('input bounds: refused with STATE_INVALID before any SQL, naming the field', async () => {
+      // A trigger that refuses every state write: an input that reached SQL would fail with its message instead.
+      const raw = fx.raw();
+      if (backend === 'sqlite') {
+        await raw.run(`CREATE TRIGGER test_no_sql BEFORE INSERT ON ttp_rule_state BEGIN SELECT RAISE(ABORT, 'reached SQL'); END`);
+      } else {
+        await raw.run(`CREATE FUNCTION test_no_sql() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'reached SQL'; END $$`);
+        await raw.run(`CREATE TRIGGER test_no_sql BEFORE INSERT OR UPDATE OR DELETE ON ttp_rule_state FOR EACH ROW EXECUTE FUNCTION test_no_sql()`);
+      }
+      const invalid = (field: RegExp) => (e: unknown) => RuleStoreError.is(e) && e.code === 'STATE_INVALID' && field.test(e.message) && e.cause === undefined && !/reached SQL/.test(e.message);
+      const before = await store.getState('S2');
+      try {
+        // clipped caps nothing without a ceiling
+        await assert.rejects(store.setState('S2', 'clipped', 'op'), invalid(/confidenceMax: is required when the state is clipped/));
+        await assert.rejects(store.setState('S2', { state: 'clipped', confidenceMax: null }, 'op'), invalid(/confidenceMax/));
+        // expiresAt: in the future, a valid date, at most the last millisecond of year 9999
+        await assert.rejects(store.setState('S2', { state: 'disabled', expiresAt: new Date(Date.now() - 60_000) }, 'op'), invalid(/expiresAt: .* is not in the future/));
+        await assert.rejects(store.setState('S2', { state: 'disabled', expiresAt: new Date() }, 'op'), invalid(/expiresAt: .* is not in the future/));
+        await assert.rejects(store.setState('S2', { state: 'disabled', expiresAt: new Date('+010000-01-01T00:00:00Z') }, 'op'), invalid(/expiresAt: is after 9999-12-31T23:59:59.999Z/));
+        await assert.rejects(store.setState('S2', { state: 'disabled', expiresAt: new Date(Number.NaN) }, 'op'), invalid(/expiresAt/));
+        await assert.rejects(store.setState('S2', { state: 'disabled', expiresAt: '2030-01-01' as never }, 'op'), invalid(/expiresAt/));
+        // NUL characters and over-long text
+        await assert.rejects(store.setState('S2', 'disabled', 'al\u0000ice'), invalid(/setBy contains a NUL character/));
+        await assert.rejects(store.setState('S2', { state: 'disabled', reason: 'noisy\u0000' }, 'op'), invalid(/reason: contains a NUL character/));
+        await assert.rejects(store.setState('S2', 'disabled', 'x'.repeat(257)), invalid(/setBy is 257 characters long; at most 256/));
+        await assert.rejects(store.setState('S2', 'disabled', 'x'.repeat(1_000_000)), invalid(/setBy is 1000000 characters long/));
+        await assert.rejects(store.setState('S2', { state: 'disabled', reason: 'r'.repeat(4097) }, 'op'), invalid(/reason: is 4097 characters long; at most 4096/));
+        await assert.rejects(store.clearState('S2', 'al\u0000ice'), invalid(/clearState: setBy contains a NUL/));
+        await assert.rejects(store.clearState('S2', 'x'.repeat(257)), invalid(/clearState: setBy is 257 characters/));
+      } finally {
+        await raw.run('DROP TRIGGER test_no_sql' + (backend === 'sqlite' ? '' : ' ON ttp_rule_state'));
+      }
+      assert.deepEqual(await store.getState('S2'), before);
+    });
+
+    test('input bounds: the limits themselves are accepted and stored as given', async () => {
+      const latest = new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999));
+      const stored = await store.setState('S2', { state: 'clipped', confidenceMax: 0, reason: 'r'.repeat(4096), expiresAt: latest }, 'x'.repeat(256));
+      assert.equal(stored.expiresAt?.toISOString(), '9999-12-31T23:59:59.999Z');
+      assert.equal(stored.reason?.length, 4096);
+      assert.equal(stored.setBy?.length, 256);
+      assert.deepEqual(await store.getState('S2'), stored);
+      assert.equal(await store.clearState('S2', 'y'.repeat(256)), true);
+    });
+
     test('the database itself refuses states that can never be valid', async () => {
       const raw = fx.raw();
       await assert.rejects(raw.run(`INSERT INTO ttp_rule_state (rule_id, state) VALUES ('S3', 'off')`));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { concatMap, delay, of } from 'rxjs';
+import { concatMap, delay, from, map, of } from 'rxjs';
 import { type RuleChange, type RuleStore } from '../../src/index.js';
 import { collect } from '../helpers/changes.js';
 import { BACKENDS, createBackendFixture, type BackendFixture } from '../helpers/backends.js';
@@ -20,11 +20,16 @@ for (const backend of BACKENDS.filter((b) => b !== 'postgres-poll')) {
   test(`a slow subscriber (10 ms per change) does not hold back a fast one, and neither loses anything (${backend})`, async () => {
     const start = store.position();
     const fast = collect(store.changesSince(start));
-    // The slow one does its work asynchronously; its backlog lives in its own operator.
-    const slow = collect(store.changesSince(start).pipe(concatMap((change: RuleChange) => of(change).pipe(delay(10)))));
+    // The slow one is held completely (each change waits on a gate) until the fast one has
+    // everything: if a slow subscriber could hold back another, the fast one would never
+    // finish. Then it runs at 10 ms per change, its backlog living in its own operator.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = collect(store.changesSince(start).pipe(concatMap((change: RuleChange) => from(gate).pipe(map(() => change), concatMap((c) => of(c).pipe(delay(10)))))));
     for (let i = 0; i < CHANGES; i++) await store.setState(`SLOW${i % 10}`, { state: 'disabled', reason: `r${i}` }, 'writer');
     await fast.waitForCount(CHANGES, 30_000);
-    assert.ok(slow.items.length < CHANGES / 2, `the fast subscriber finished while the slow one was at ${slow.items.length}/${CHANGES}`);
+    assert.equal(slow.items.length, 0, 'the slow subscriber is still held at its gate');
+    release();
     await slow.waitForCount(CHANGES, 60_000);
     const committed = fast.items.map((c) => c.position);
     const audit = auditDelivery(slow.items, committed);

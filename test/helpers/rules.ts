@@ -1,21 +1,23 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 /**
- * The 59 DECNET rules shipped beside the project in ../shared (never copied into
- * it); TTP_FIXTURES_DIR points elsewhere for a checkout without ../shared.
+ * The project's own rule corpus (test/fixtures/rules/): 36 honeypot rules written
+ * for these tests, as varied as a real rule set, with YAML 1.1 scalars in `match`.
+ * The DECNET rules beside the checkout are only read by `npm run test:decnet`.
  */
-export const FIXTURES_DIR = process.env['TTP_FIXTURES_DIR'] ?? fileURLToPath(new URL('../../../shared/fixtures/decnet-rules/', import.meta.url));
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/rules/', import.meta.url));
 
-export function fixtureFiles(): string[] {
-  if (!existsSync(FIXTURES_DIR)) {
-    throw new Error(`the DECNET fixtures are not at ${FIXTURES_DIR}: clone the project beside ../shared, or set TTP_FIXTURES_DIR`);
-  }
-  return readdirSync(FIXTURES_DIR)
+/** How many rules the corpus holds (tests count against it). */
+export const FIXTURE_COUNT = 36;
+
+/** The corpus files, sorted by name (R0001.yaml first). */
+export function fixtureFiles(dir: string = FIXTURES_DIR): string[] {
+  return readdirSync(dir)
     .filter((f) => /^[A-Za-z0-9_]+\.ya?ml$/.test(f))
     .sort()
-    .map((f) => join(FIXTURES_DIR, f));
+    .map((f) => join(dir, f));
 }
 
 /** A small valid rule document; vary `version` or `confidence` to make a real change. */

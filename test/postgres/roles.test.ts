@@ -88,3 +88,50 @@ test('author: changes rules and state; the event log stays append-only for every
   const history = await store.history({ ruleId: 'ROLE3' });
   assert.deepEqual(history.map((h) => [h.kind, h.actor]), [['deleted', 'author'], ['definition', 'author']]);
 });
+
+test('no role but the owner can terminate a backend, touch a trigger or a constraint, prune, or revert what has not expired', async () => {
+  const operator = sqlAs(login.operator);
+  const [{ pid } = { pid: 0 }] = await operator<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+  for (const user of [login.reader, login.author]) {
+    const raw = sqlAs(user);
+    // pg_terminate_backend / pg_cancel_backend need membership in the target's role (or pg_signal_backend).
+    await assert.rejects(raw`SELECT pg_terminate_backend(${pid})`, /permission denied|must be a member/);
+    await assert.rejects(raw`SELECT pg_cancel_backend(${pid})`, /permission denied|must be a member/);
+  }
+  const author = sqlAs(login.author);
+  await assert.rejects(author`ALTER TABLE ttp_rule DISABLE TRIGGER ttp_rule_20_log`, /must be owner/);
+  await assert.rejects(author`ALTER TABLE ttp_rule_state DISABLE TRIGGER ALL`, /must be owner/);
+  await assert.rejects(author`ALTER TABLE ttp_rule DROP CONSTRAINT ttp_rule_rule_id_format`, /must be owner/);
+  await assert.rejects(author`DROP TRIGGER ttp_rule_20_log ON ttp_rule`, /must be owner/);
+  await assert.rejects(author`CREATE OR REPLACE FUNCTION ttp_rule_log_rule() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`, /must be owner|permission denied/);
+  // Skipping triggers for a session needs a superuser.
+  await assert.rejects(author`SET session_replication_role = replica`, /permission denied/);
+  await assert.rejects(author`SELECT ttp_rule_prune_log(1000)`, denied);
+  // The revert function deletes only states whose expiry has passed, whoever calls it.
+  await operator`INSERT INTO ttp_rule_state (rule_id, state, set_by, expires_at) VALUES ('ROLE1', 'disabled', 'op', now() + interval '1 hour')
+                 ON CONFLICT (rule_id) DO UPDATE SET state = 'disabled', expires_at = now() + interval '1 hour'`;
+  const reader = sqlAs(login.reader);
+  assert.equal((await reader`SELECT ttp_rule_revert_expired('ROLE1') AS id`).length, 0);
+  assert.equal((await reader`SELECT ttp_rule_revert_expired() AS id`).length, 0);
+  const [row] = await reader`SELECT state FROM ttp_rule_state WHERE rule_id = 'ROLE1'`;
+  assert.equal(row?.['state'], 'disabled');
+  await operator`DELETE FROM ttp_rule_state WHERE rule_id = 'ROLE1'`;
+});
+
+test('the documented connection limit holds for a login', async () => {
+  const limited = `ttp_t_limited_${suffix}`;
+  await server.unsafe(`CREATE ROLE "${limited}" LOGIN CONNECTION LIMIT 1 IN ROLE ttp_rules_reader`);
+  try {
+    const first = postgres(urlAs(limited), { max: 1, onnotice: () => {} });
+    const second = postgres(urlAs(limited), { max: 1, onnotice: () => {} });
+    try {
+      await first`SELECT 1`;
+      await assert.rejects(second`SELECT 1`, /too many connections for role/);
+    } finally {
+      await first.end();
+      await second.end();
+    }
+  } finally {
+    await server.unsafe(`DROP ROLE IF EXISTS "${limited}"`);
+  }
+});

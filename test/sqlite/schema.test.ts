@@ -144,11 +144,11 @@ describe('SQLite schema (sql/sqlite)', () => {
     const store = await openRuleStore({ url });
     try {
       await store.upsertRule(ruleYaml('M1'));
-      // Valid for the API, but outside what the schema can store (years 0000-9999): the CHECK answers.
+      // Outside what the schema can store (years 0000-9999): refused by the library before any SQL.
       await assert.rejects(store.setState('M1', { state: 'disabled', expiresAt: new Date('+010000-01-01T00:00:00Z') }, 'op'), (e: unknown) => {
         assert.ok(hasCode('STATE_INVALID')(e), String(e));
-        assert.match((e as Error).message, /ttp_rule_state_expires_at_format/);
-        assert.equal(((e as Error).cause as { code?: string }).code, 'SQLITE_CONSTRAINT_CHECK');
+        assert.match((e as Error).message, /expiresAt: is after 9999-12-31T23:59:59.999Z/);
+        assert.equal((e as Error).cause, undefined);
         return true;
       });
     } finally {
@@ -176,7 +176,27 @@ describe('SQLite schema (sql/sqlite)', () => {
         check = error;
       }
       assert.equal(mapSqliteError(check, 'write').code, 'RULE_INVALID');
+      let stateCheck: unknown = null;
+      try {
+        impatient.exec(`INSERT INTO ttp_rule_state (rule_id, state, expires_at) VALUES ('M1', 'disabled', '+010000-01-01T00:00:00.000Z')`);
+      } catch (error) {
+        stateCheck = error;
+      }
+      const mappedCheck = mapSqliteError(stateCheck, 'set a state');
+      assert.equal(mappedCheck.code, 'STATE_INVALID');
+      assert.match(mappedCheck.message, /ttp_rule_state_expires_at_format/);
+      assert.equal((mappedCheck.cause as { code?: string }).code, 'SQLITE_CONSTRAINT_CHECK');
       assert.equal(mapSqliteError(new Error('disk on fire'), 'write').code, 'WRITE_FAILED');
+      // A write that cannot be stored says why; a read that fails is never WRITE_FAILED.
+      const driver = (code: string): Error => Object.assign(new Error('driver message'), { code });
+      for (const [code, reason] of [['SQLITE_FULL', /the disk is full/], ['SQLITE_IOERR_WRITE', /I\/O error/], ['SQLITE_READONLY', /read only/], ['SQLITE_READONLY_DBMOVED', /read only/]] as const) {
+        const mapped = mapSqliteError(driver(code), 'set the state of M1');
+        assert.equal(mapped.code, 'WRITE_FAILED', code);
+        assert.match(mapped.message, reason);
+        assert.match(mapped.message, /^set the state of M1: .*rolled back/);
+      }
+      assert.equal(mapSqliteError(driver('SQLITE_IOERR_READ'), 'read a rule state', 'read').code, 'STORE_UNAVAILABLE');
+      assert.equal(mapSqliteError(new Error('disk on fire'), 'read a rule state', 'read').code, 'STORE_UNAVAILABLE');
     } finally {
       holder.close();
       impatient.close();

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { filter, firstValueFrom, takeWhile, timeout, toArray } from 'rxjs';
 import { openRuleStore, RuleValidationError, type RuleChange, type RuleStore, type StateChange } from '../../src/index.js';
 import { createTestSqliteFile } from '../helpers/database.js';
-import { fixtureFiles, readFixture, ruleYaml } from '../helpers/rules.js';
+import { FIXTURE_COUNT, fixtureFiles, readFixture, ruleYaml } from '../helpers/rules.js';
 
 type Db = Database.Database;
 const WAIT_MS = 5000;
@@ -188,24 +188,24 @@ describe('SQLite backend', () => {
     }
   });
 
-  test('all 59 DECNET fixture rules load in one batch; a second identical batch changes nothing; prune deletes by source path', async () => {
+  test('every fixture rule loads in one batch; a second identical batch changes nothing; prune deletes by source path', async () => {
     const files = fixtureFiles();
-    assert.equal(files.length, 59);
-    const documents = files.map((path) => ({ yaml: readFixture(path), sourcePath: `decnet/${path.split('/').at(-1)}` }));
+    assert.equal(files.length, FIXTURE_COUNT);
+    const documents = files.map((path) => ({ yaml: readFixture(path), sourcePath: `corpus/${path.split('/').at(-1)}` }));
     const first = await store.upsertRules(documents, { updatedBy: 'sync' });
-    assert.equal(first.upserted.length, 59);
+    assert.equal(first.upserted.length, FIXTURE_COUNT);
     const ids = new Set(first.upserted);
     const snapshot = await store.snapshot();
-    assert.equal(snapshot.rules.filter((r) => ids.has(r.ruleId)).length, 59);
+    assert.equal(snapshot.rules.filter((r) => ids.has(r.ruleId)).length, FIXTURE_COUNT);
     assert.deepEqual(snapshot.errors.filter((e) => e.ruleId !== null && ids.has(e.ruleId)), []);
 
     const again = await store.upsertRules(documents, { updatedBy: 'sync' });
-    assert.deepEqual([again.upserted.length, again.unchanged.length], [0, 59]);
+    assert.deepEqual([again.upserted.length, again.unchanged.length], [0, FIXTURE_COUNT]);
     assert.equal((await store.snapshot()).position, snapshot.position, 'identical content appends no event');
 
-    const pruned = await store.upsertRules(documents.slice(0, 50), { updatedBy: 'sync', pruneUnder: 'decnet/' });
+    const pruned = await store.upsertRules(documents.slice(0, FIXTURE_COUNT - 9), { updatedBy: 'sync', pruneUnder: 'corpus/' });
     assert.equal(pruned.deleted.length, 9);
-    assert.equal((await store.snapshot()).rules.filter((r) => ids.has(r.ruleId)).length, 50);
+    assert.equal((await store.snapshot()).rules.filter((r) => ids.has(r.ruleId)).length, FIXTURE_COUNT - 9);
   });
 
   test('sqlite::memory: works as a private store; local writes are delivered at once', async () => {

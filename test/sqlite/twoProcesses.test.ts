@@ -56,7 +56,7 @@ describe('several processes on one SQLite file', () => {
       await watcher.waitForLine((line) => line['kind'] === 'ready', START_MS, 'ready line');
       const seen = watcher.waitForLine((line) => line['ruleId'] === 'P2' && line['kind'] === 'state', WAIT_MS, 'the state change');
       await store.upsertRule(ruleYaml('P2'));
-      await store.setState('P2', 'clipped', 'parent');
+      await store.setState('P2', { state: 'clipped', confidenceMax: 0.5 }, 'parent');
       const line = await seen;
       assert.equal(line['state'], 'clipped');
       assert.equal(line['actor'], 'parent');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RuleStore, UpsertRulesResult } from '../../index.js';
-import { UsageError } from '../cliErrors.js';
+import { CliFailure, UsageError } from '../cliErrors.js';
 import { addCommonOptions, createContext, defaultActor, parseActor, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
@@ -31,13 +31,13 @@ async function prepareApply(paths: readonly string[], options: { prune: boolean;
   return { checks, invalid: checks.filter((c) => !c.valid), pruneUnder: options.prune ? directories[0] : undefined };
 }
 
-/** Prints every problem of an invalid batch (`file: rule_id: field: reason`, or JSON per bad file). */
-function reportInvalid(prepared: PreparedApply, json: boolean): void {
+/** Prints every problem of an invalid batch (`file: rule_id: field: reason`, or JSON per bad file); the caller fails. */
+function reportInvalid(prepared: PreparedApply, json: boolean): CliFailure {
   for (const check of prepared.invalid) {
     if (json) printJson({ file: check.file.displayPath, sourcePath: check.file.sourcePath, ruleId: check.ruleId, valid: false, issues: check.issues });
     else for (const line of problemLines(check)) printLine(line);
   }
-  printStatus(`${prepared.invalid.length} of ${prepared.checks.length} rule file(s) invalid; nothing was applied`);
+  return new CliFailure(`${prepared.invalid.length} of ${prepared.checks.length} rule file(s) invalid; nothing was applied`, 'RULE_INVALID');
 }
 
 /** Writes a validated batch in one transaction (all or nothing). */
@@ -79,17 +79,14 @@ Examples:
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
       const prepared = await prepareApply(paths, { prune: options.prune === true, strict: options.strict === true });
-      if (prepared.invalid.length > 0) {
-        reportInvalid(prepared, context.json);
-        return 1;
-      }
+      if (prepared.invalid.length > 0) throw reportInvalid(prepared, context.json);
       const result = await withStore(context, url, (store) => writeBatch(store, prepared, options.by ?? defaultActor()), { strict: options.strict === true });
       if (context.json) {
         printJson({ upserted: result.upserted, unchanged: result.unchanged, deleted: result.deleted });
       } else {
         for (const id of result.upserted) printLine(`upserted  ${id}`);
         for (const id of result.deleted) printLine(`deleted   ${id}`);
-        printLine(batchSummary(result));
+        printStatus(batchSummary(result));
       }
       return 0;
     }),

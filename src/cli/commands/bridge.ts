@@ -1,7 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { bridgeToNats, RuleValidationError, type NatsBridgeEvent } from '../../index.js';
+import type { NatsBridgeEvent } from '../../index.js';
+import { RuleValidationError } from '../../domain/errors.js';
 import { addCommonOptions, createContext, openStore, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
-import { onStdoutClosed, printJson, printLine, printStatus } from '../output.js';
+import { onStdoutClosed, printError, printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
 interface BridgeOptions extends DatabaseOptions {
@@ -79,6 +80,7 @@ Examples:
     run(async (options: BridgeOptions) => {
       const context = await createContext(options);
       const log = context.logger.child({ component: 'cli:bridge' });
+      const { bridgeToNats } = await import('../../bridge/natsBridge.js');
       const servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
       const store = await openStore(context, resolveDatabaseUrl(options.db), { revertExpired: true });
       try {
@@ -124,7 +126,7 @@ Examples:
         // A second Ctrl-C while the store closes means "now".
         process.once('SIGINT', () => process.exit(130));
         if (failure) {
-          printStatus(`ttp-rules: error: the bridge stopped: ${failure.message} [${failure.code}]`);
+          printError(context.json, { code: failure.code, message: `the bridge stopped: ${failure.message}`, tagged: true });
           return 1;
         }
         return 0;

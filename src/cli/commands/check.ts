@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addCommonOptions, createContext, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
+import { addCommonOptions, createContext, READ_ONLY, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
@@ -18,7 +18,7 @@ Examples:
   addCommonOptions(command, { database: true }).action(
     run(async (options: DatabaseOptions) => {
       const context = await createContext(options);
-      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules());
+      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules(), READ_ONLY);
       const bad = rules.filter((r) => r.error !== null);
       for (const rule of rules) {
         if (context.json) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addCommonOptions, createContext, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
+import { addCommonOptions, createContext, READ_ONLY, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { formatTable } from '../format.js';
 import { printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
@@ -19,7 +19,7 @@ Examples:
   addCommonOptions(command, { database: true }).action(
     run(async (options: DatabaseOptions) => {
       const context = await createContext(options);
-      const consumers = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.consumers());
+      const consumers = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.consumers(), READ_ONLY);
       if (context.json) {
         for (const c of consumers) printJson(c);
         return 0;

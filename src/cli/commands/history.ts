@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { addCommonOptions, checkRuleIdArgument, createContext, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
+import { CliFailure } from '../cliErrors.js';
+import { addCommonOptions, checkRuleIdArgument, createContext, READ_ONLY, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { formatTable, historyDetail, historyJson } from '../format.js';
 import { printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
@@ -32,17 +33,20 @@ Examples:
     );
   addCommonOptions(command, { database: true }).action(
     run(async (ruleId: string | undefined, options: HistoryOptions) => {
-      if (ruleId !== undefined) checkRuleIdArgument(ruleId);
+      if (ruleId !== undefined) await checkRuleIdArgument(ruleId);
       const context = await createContext(options);
       const entries = await withStore(context, resolveDatabaseUrl(options.db), (store) =>
         store.history({ limit: options.limit, ...(ruleId !== undefined ? { ruleId } : {}) }),
+        READ_ONLY,
       );
+      // A stored rule always has an event (pruning keeps the newest of each rule): none means never stored, as for show.
+      if (ruleId !== undefined && entries.length === 0) throw new CliFailure(`rule ${ruleId} is not stored and has no history`, 'RULE_NOT_FOUND');
       if (context.json) {
         for (const entry of entries) printJson(historyJson(entry));
         return 0;
       }
       if (entries.length === 0) {
-        printStatus(ruleId ? `no history for ${ruleId}` : 'the event log is empty');
+        printStatus('the event log is empty');
         return 0;
       }
       const rows = entries.map((e) => [e.position, e.at.toISOString(), e.actor ?? '-', e.ruleId, e.kind, historyDetail(e)]);

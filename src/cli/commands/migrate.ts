@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { migrate } from '../../index.js';
+import { migrate } from '../../store/openRuleStore.js';
 import { addCommonOptions, createContext, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
 /** `ttp-rules migrate`: create or upgrade the schema. */
@@ -24,8 +24,10 @@ Examples:
       const applied = await migrate(url);
       context.logger.info({ event: 'cli:migrate:done', url: redactUrl(url), applied }, 'schema migrated');
       if (context.json) printJson({ database: redactUrl(url), applied });
-      else if (applied.length === 0) printLine(`${redactUrl(url)}: schema is up to date`);
-      else printLine(`${redactUrl(url)}: applied ${applied.join(', ')}`);
+      else {
+        for (const id of applied) printLine(`applied  ${id}`);
+        printStatus(applied.length === 0 ? `${redactUrl(url)}: schema is up to date` : `${redactUrl(url)}: ${applied.length} migration(s) applied`);
+      }
       return 0;
     }),
   );

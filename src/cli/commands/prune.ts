@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { addCommonOptions, createContext, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { parseDuration } from '../duration.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
 interface PruneOptions extends DatabaseOptions {
@@ -50,8 +50,8 @@ Examples:
       const result = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.prune({ ...keep, force: options.force === true }));
       if (context.json) printJson(result);
       else {
-        printLine(`deleted ${result.deleted} superseded event(s) at or below position ${result.before}`);
-        if (result.heldBackBy) printLine(`held back by the consumer ${result.heldBackBy} (use --force to trim past it)`);
+        printStatus(`deleted ${result.deleted} superseded event(s) at or below position ${result.before}`);
+        if (result.heldBackBy) printStatus(`held back by the consumer ${result.heldBackBy} (use --force to trim past it)`);
       }
       return 0;
     }),

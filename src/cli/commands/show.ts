@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CliFailure } from '../cliErrors.js';
-import { addCommonOptions, checkRuleIdArgument, createContext, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
+import { addCommonOptions, checkRuleIdArgument, createContext, READ_ONLY, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { describeState, listingJson } from '../format.js';
 import { printJson, printLine } from '../output.js';
 import type { ActionRunner } from '../program.js';
@@ -20,11 +20,11 @@ Examples:
     );
   addCommonOptions(command, { database: true }).action(
     run(async (ruleId: string, options: DatabaseOptions) => {
-      checkRuleIdArgument(ruleId);
+      await checkRuleIdArgument(ruleId);
       const context = await createContext(options);
-      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules());
+      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules(), READ_ONLY);
       const rule = rules.find((r) => r.ruleId === ruleId);
-      if (!rule) throw new CliFailure(`rule ${ruleId} is not stored`);
+      if (!rule) throw new CliFailure(`rule ${ruleId} is not stored`, 'RULE_NOT_FOUND');
       if (context.json) {
         printJson({ ...listingJson(rule), yaml: rule.yamlContent });
         return 0;

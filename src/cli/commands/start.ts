@@ -1,41 +1,22 @@
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { syncDirectory, type DirectorySync, type RuleValidationError, type SyncReport } from '../../index.js';
-import { UsageError } from '../cliErrors.js';
+import type { DirectorySync } from '../../index.js';
 import { addCommonOptions, createContext, defaultActor, openStore, parseActor, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
 import { followChanges } from '../followChanges.js';
-import { displaySourcePath } from '../format.js';
 import { printJson, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
+import { appliedJson, printInvalid, reportCounts, requireRulesDirectory } from '../syncLines.js';
+import { parsePort, serveConsoleForStart } from './serve.js';
 
 interface StartOptions extends DatabaseOptions {
   by?: string;
   watchFiles: boolean;
-}
-
-function invalidJson(error: RuleValidationError): Record<string, unknown> {
-  return { kind: 'invalid', file: error.source, ruleId: error.ruleId, issues: error.issues };
-}
-
-function reportInvalid(errors: readonly RuleValidationError[], json: boolean): void {
-  for (const error of errors) {
-    if (json) {
-      printJson(invalidJson(error));
-      continue;
-    }
-    const file = error.source ? displaySourcePath(error.source) : '-';
-    for (const issue of error.issues) {
-      printStatus(`${file}: ${error.ruleId ?? '-'}: ${issue.path || '-'}: ${issue.message} (not applied; the stored version stays in force)`);
-    }
-  }
-}
-
-function summary(report: SyncReport): string {
-  return `${report.upserted.length} upserted, ${report.unchanged.length} unchanged, ${report.deleted.length} deleted, ${report.invalid.length} invalid`;
+  serve: boolean;
+  port: number;
+  tokens?: string;
 }
 
 /**
- * `ttp-rules start [dir]`: the main job (the master). Opens the store (the
+ * `ttp-rules start [dir]`: the all-in-one demo (master and watcher). Opens the store (the
  * embedded SQLite file by default), creates or upgrades its schema, syncs the
  * rules directory into it, keeps following the directory, and prints every
  * change like `watch` until Ctrl-C.
@@ -43,10 +24,13 @@ function summary(report: SyncReport): string {
 export function registerStart(program: Command, run: ActionRunner): void {
   const command = program
     .command('start')
-    .description('the main job: open the store (creating or upgrading its schema), sync a rules directory into it and keep following it, and print live changes until Ctrl-C')
+    .description('the all-in-one demo: open the store (creating or upgrading its schema), sync a rules directory into it and keep following it, and print live changes until Ctrl-C')
     .argument('[dir]', 'the rules directory', 'rules')
     .option('--no-watch-files', 'sync the directory once at start instead of following its files')
     .option('--by <name>', 'recorded as updated_by (default: $USER@hostname)', parseActor)
+    .option('--no-serve', 'do not serve the console and HTTP API on 127.0.0.1')
+    .option('--port <port>', 'port of the console and HTTP API', parsePort, 7070)
+    .option('--tokens <file>', 'tokens file for the HTTP API (see `ttp-rules token add`)')
     .addHelpText(
       'after',
       `
@@ -58,7 +42,9 @@ version stays in force, and the rest is applied.
 With --json: {"kind":"applied","directory":…,"upserted":[…],"unchanged":[…],"deleted":[…]},
 one {"kind":"invalid","file":…,"ruleId":…,"issues":[…]} per invalid file (also
 later, when a saved file does not validate), then the lines of watch --json
-(ready first).
+(ready first). Without --json an invalid file is one "invalid: …" line on
+stdout, among the changes. The master as a service, without the change feed,
+is "ttp-rules sync <dir> --watch".
 
 Examples:
   $ ttp-rules start                      # ./rules into ./ttp-rules.db, then watch
@@ -68,27 +54,26 @@ Examples:
     );
   addCommonOptions(command, { database: true }).action(
     run(async (dir: string, options: StartOptions) => {
-      const info = await stat(dir).catch(() => null);
-      if (!info?.isDirectory()) throw new UsageError(`${dir}: not a directory (start takes a rules directory)`);
+      await requireRulesDirectory(dir, 'start');
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
+      const { syncDirectory } = await import('../../sync/syncDirectory.js');
       const store = await openStore(context, url, { migrate: true, revertExpired: true });
       let sync: DirectorySync | null = null;
       try {
         sync = await syncDirectory(store, dir, { watch: options.watchFiles, updatedBy: options.by ?? defaultActor(), logger: context.logger });
         const initial = sync.initial;
-        if (context.json) {
-          printJson({ kind: 'applied', directory: sync.directory, upserted: initial.upserted, unchanged: initial.unchanged, deleted: initial.deleted });
-        } else {
-          printStatus(`synced ${dir} to ${redactUrl(url)}: ${summary(initial)}`);
-        }
-        reportInvalid(initial.invalid, context.json);
-        const reports = sync.reports$.subscribe((report) => reportInvalid(report.invalid, context.json));
+        if (context.json) printJson(appliedJson(sync, initial));
+        else printStatus(`synced ${dir} to ${redactUrl(url)}: ${reportCounts(initial)}`);
+        printInvalid(initial.invalid, context.json);
+        const reports = sync.reports$.subscribe((report) => printInvalid(report.invalid, context.json));
+        const server = options.serve ? await serveConsoleForStart(store, context, { port: options.port, tokensFile: options.tokens, actor: options.by ?? defaultActor() }) : null;
         try {
           const snapshot = await store.snapshot();
           return await followChanges(store, context, snapshot.position);
         } finally {
           reports.unsubscribe();
+          await server?.close();
         }
       } finally {
         await sync?.close();

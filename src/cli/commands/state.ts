@@ -1,10 +1,10 @@
 import { Argument, InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_RULE_STATE, type RuleStateInput, type RuleStateName } from '../../index.js';
+import type { RuleStateInput, RuleStateName } from '../../index.js';
 import { CliFailure, UsageError } from '../cliErrors.js';
 import { addCommonOptions, checkRuleIdArgument, createContext, defaultActor, parseActor, resolveDatabaseUrl, withStore, type DatabaseOptions } from '../context.js';
 import { parseDuration, parseFutureInstant } from '../duration.js';
 import { describeState } from '../format.js';
-import { printJson, printLine } from '../output.js';
+import { printJson, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
 
 const ACTIONS = ['enable', 'disable', 'clip', 'clear'] as const;
@@ -52,7 +52,7 @@ Examples:
     );
   addCommonOptions(command, { database: true }).action(
     run(async (ruleId: string, action: StateAction, options: StateOptions) => {
-      checkRuleIdArgument(ruleId);
+      await checkRuleIdArgument(ruleId);
       if (action === 'clip' && options.confidenceMax === undefined) throw new UsageError('clip needs --confidence-max X (a ceiling in [0, 1])');
       if (action !== 'clip' && options.confidenceMax !== undefined) throw new UsageError(`--confidence-max only applies to clip, not ${action}`);
       if (action === 'clear') {
@@ -64,10 +64,11 @@ Examples:
       const result = await withStore(context, resolveDatabaseUrl(options.db), async (store) => {
         if (action === 'clear') {
           const cleared = await store.clearState(ruleId, by);
+          const { DEFAULT_RULE_STATE } = await import('../../domain/ruleState.js');
           return { state: DEFAULT_RULE_STATE, cleared };
         }
         if (!options.force && !(await store.listRules()).some((r) => r.ruleId === ruleId)) {
-          throw new CliFailure(`rule ${ruleId} is not stored (use --force to set its state anyway)`);
+          throw new CliFailure(`rule ${ruleId} is not stored (use --force to set its state anyway)`, 'RULE_NOT_FOUND');
         }
         const expiresAt = options.until ?? (options.for !== undefined ? new Date(Date.now() + options.for) : null);
         const input: RuleStateInput = {
@@ -81,9 +82,9 @@ Examples:
       if (context.json) {
         printJson({ ruleId, state: result.state, ...(result.cleared !== undefined ? { cleared: result.cleared } : {}) });
       } else if (result.cleared !== undefined) {
-        printLine(result.cleared ? `${ruleId}: state cleared (now ${describeState(result.state)})` : `${ruleId}: no state to clear (already ${describeState(result.state)})`);
+        printStatus(result.cleared ? `${ruleId}: state cleared (now ${describeState(result.state)})` : `${ruleId}: no state to clear (already ${describeState(result.state)})`);
       } else {
-        printLine(`${ruleId}: ${describeState(result.state)}`);
+        printStatus(`${ruleId}: ${describeState(result.state)}`);
       }
       return 0;
     }),

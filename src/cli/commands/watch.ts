@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { addCommonOptions, createContext, openStore, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
+import { addCommonOptions, createContext, openStore, READ_ONLY, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
 import { followChanges } from '../followChanges.js';
 import type { ActionRunner } from '../program.js';
 
@@ -38,7 +38,7 @@ Examples:
   addCommonOptions(command, { database: true }).action(
     run(async (options: WatchOptions) => {
       const context = await createContext(options);
-      const store = await openStore(context, resolveDatabaseUrl(options.db), { revertExpired: true });
+      const store = await openStore(context, resolveDatabaseUrl(options.db), { ...READ_ONLY, revertExpired: true });
       try {
         return await followChanges(store, context, options.since ?? store.position());
       } finally {

@@ -1,5 +1,6 @@
 import type { Sql } from 'postgres';
 import { StoreUnavailableError } from '../../domain/errors.js';
+import type { QueryLimiter } from './queryLimiter.js';
 
 type Rows = unknown[] & { count?: number | null; command?: string };
 
@@ -35,14 +36,27 @@ export function denseRows<T>(result: T, onRepair?: (holes: number) => void): T {
 
 const isTemplate = (value: unknown): boolean => Array.isArray(value) && Object.prototype.hasOwnProperty.call(value, 'raw');
 
+/** Options of {@link withDenseResults}. */
+export interface DenseResultsOptions {
+  /** Called when a result was repaired (for a log line). */
+  onRepair?: (holes: number) => void;
+  /**
+   * Runs every query and `begin` of the pool itself (not those inside a
+   * transaction or on a reserved connection, which already own their connection)
+   * through a limiter (`createQueryLimiter`, queryLimiter.ts).
+   */
+  limit?: QueryLimiter;
+}
+
 /**
- * `sql` whose tagged-template queries (and those of its `begin` transactions)
- * resolve through {@link denseRows}. Everything else (`sql(identifier)`,
- * `unsafe`, `end`, …) is the original. Every pool the backend opens goes through
- * this: see {@link denseRows} for the driver bug it guards against.
+ * `sql` whose tagged-template queries (and those of its `begin` transactions and
+ * `reserve`d connections) resolve through {@link denseRows}. Everything else
+ * (`sql(identifier)`, `unsafe`, `end`, …) is the original. Every pool the backend
+ * opens goes through this: see {@link denseRows} for the driver bug it guards against.
  */
-export function withDenseResults(sql: Sql, onRepair?: (holes: number) => void): Sql {
-  const wrap = (target: Sql): Sql =>
+export function withDenseResults(sql: Sql, options: DenseResultsOptions = {}): Sql {
+  const { onRepair } = options;
+  const wrap = <S extends object>(target: S, limit: QueryLimiter | undefined): S =>
     new Proxy(target, {
       apply(fn, self, args: unknown[]) {
         const query = Reflect.apply(fn as unknown as (...a: unknown[]) => unknown, self, args);
@@ -51,24 +65,31 @@ export function withDenseResults(sql: Sql, onRepair?: (holes: number) => void): 
         Object.defineProperty(query, 'then', {
           configurable: true,
           value(onFulfilled?: (value: unknown) => unknown, onRejected?: (reason: unknown) => unknown) {
-            return then.call(this, (value: unknown) => {
-              const checked = denseRows(value, onRepair);
-              return onFulfilled ? onFulfilled(checked) : checked;
-            }, onRejected);
+            const settle = (): Promise<unknown> =>
+              then.call(this, (value: unknown) => denseRows(value, onRepair)) as Promise<unknown>;
+            // Queries are lazy in postgres.js: nothing is sent before the first then().
+            return (limit ? limit(settle) : settle()).then(onFulfilled, onRejected);
           },
         });
         return query;
       },
       get(obj, prop, receiver) {
         const value = Reflect.get(obj, prop, receiver) as unknown;
-        if (prop !== 'begin' || typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          const last = args.length - 1;
-          const body = args[last] as (tx: Sql) => unknown;
-          args[last] = (tx: Sql) => body(wrap(tx));
-          return (value as (...a: unknown[]) => unknown).apply(obj, args);
-        };
+        if (typeof value !== 'function') return value;
+        if (prop === 'begin') {
+          return (...args: unknown[]) => {
+            const last = args.length - 1;
+            const body = args[last] as (tx: Sql) => unknown;
+            args[last] = (tx: Sql) => body(wrap(tx, undefined));
+            const run = (): Promise<unknown> => (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
+            return limit ? limit(run) : run();
+          };
+        }
+        if (prop === 'reserve') {
+          return async (...args: unknown[]) => wrap(await (value as (...a: unknown[]) => Promise<object>).apply(obj, args), undefined);
+        }
+        return value;
       },
     });
-  return wrap(sql);
+  return wrap(sql, options.limit);
 }

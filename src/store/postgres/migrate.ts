@@ -4,6 +4,7 @@ import { runner } from 'node-pg-migrate';
 import type { Sql } from 'postgres';
 import { MigrationRequiredError } from '../../domain/errors.js';
 import { mapPostgresError } from './postgresErrors.js';
+import { resolvePostgresConnection } from './postgresConnection.js';
 
 /** The `migrations/` folder shipped with the package (same path from `src/` and `dist/`). */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.url));
@@ -28,7 +29,7 @@ export function knownMigrations(): string[] {
 export async function migratePostgres(url: string): Promise<string[]> {
   try {
     const applied = await runner({
-      databaseUrl: url,
+      databaseUrl: resolvePostgresConnection(url).url,
       dir: MIGRATIONS_DIR,
       direction: 'up',
       // As the stock CLI does: search_path = public while migrating (the log

@@ -6,6 +6,8 @@ import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { assertMigrated, migratePostgres } from './migrate.js';
 import { mapPostgresError } from './postgresErrors.js';
+import { postgresJsOptions, resolvePostgresConnection } from './postgresConnection.js';
+import { createPostgresWriter } from './postgresWriter.js';
 import { createQueryLimiter } from './queryLimiter.js';
 import { withDenseResults } from './denseResults.js';
 
@@ -19,7 +21,16 @@ export interface PostgresBackendOptions {
   logger: Logger;
   /** Connections in the query pool (default 4). */
   maxConnections?: number;
+  /** Longest wait of a write for the writers' lock (and a write connection), ms. */
+  lockTimeoutMs: number;
 }
+
+/**
+ * Connections of the write pool. Writes are serialised by the writers' lock, so
+ * two are enough; being separate, a write blocked on the lock never holds a
+ * connection that a read (snapshot, stats, getState, the log) is queued for.
+ */
+const WRITE_CONNECTIONS = 2;
 
 type Json = Record<string, unknown>;
 
@@ -33,24 +44,30 @@ const LISTEN_PROBE_MS = 3000;
 /** Opens the Postgres backend: checks (or applies) the schema, then returns the dialect. */
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<Backend> {
   const log = options.logger.child({ component: 'store:postgres' });
-  if (options.migrate) await migratePostgres(options.url);
+  // One resolution of the URL (user, IPv6 host) for every connection of the store.
+  const connection = resolvePostgresConnection(options.url);
+  if (options.migrate) await migratePostgres(connection.url);
   const max = options.maxConnections ?? 4;
-  const sql: Sql = withDenseResults(postgres(options.url, {
-    max,
-    onnotice: () => {},
-    connection: { application_name: 'ttp-rule-store' },
-    // Poll is the transport for transaction poolers (pgbouncer), which may run each
-    // transaction on another server connection: a named prepared statement made on
-    // one is missing (or another's) on the next, and a query pipelined behind a
-    // finished one can be answered after the pooler handed the server to another
-    // client. So on poll: unnamed statements, one query in flight per connection.
-    ...(options.transport === 'poll' ? { prepare: false } : {}),
-  }), (holes) => log.warn({ event: 'store:postgres:sparse-result', holes }, 'repaired a driver result after a cancelled query'));
-  // Poll (the pooler transport): one call per connection at a time, so no query is pipelined.
-  const limit = options.transport === 'poll' ? createQueryLimiter(max) : <T>(run: () => Promise<T>) => run();
+  // Poll is the transport for transaction poolers (pgbouncer), which may run each
+  // transaction on another server connection: a named prepared statement made on
+  // one is missing (or another's) on the next, and a query pipelined behind a
+  // finished one can be answered after the pooler handed the server to another
+  // client. So on poll: unnamed statements, and at most one query per read-pool
+  // connection at a time (writes own a reserved connection for their transaction).
+  const pooled = options.transport === 'poll' ? { prepare: false } : {};
+  const repaired = (holes: number): void => log.warn({ event: 'store:postgres:sparse-result', holes }, 'repaired a driver result after a cancelled query');
+  const sql: Sql = withDenseResults(
+    postgres(connection.url, postgresJsOptions(connection, { max, onnotice: () => {}, connection: { application_name: 'ttp-rule-store' }, ...pooled })),
+    { onRepair: repaired, ...(options.transport === 'poll' ? { limit: createQueryLimiter(max) } : {}) },
+  );
+  const writeSql: Sql = withDenseResults(
+    postgres(connection.url, postgresJsOptions(connection, { max: WRITE_CONNECTIONS, onnotice: () => {}, connection: { application_name: 'ttp-rule-store:write' }, ...pooled })),
+    { onRepair: repaired },
+  );
+  const writer = createPostgresWriter({ writes: writeSql, reads: sql, lockTimeoutMs: options.lockTimeoutMs });
   const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
-      return await limit(run);
+      return await run();
     } catch (error) {
       throw mapPostgresError(error, what);
     }
@@ -58,7 +75,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   try {
     await assertMigrated(sql);
   } catch (error) {
-    await sql.end({ timeout: 1 });
+    await Promise.all([sql.end({ timeout: 1 }), writeSql.end({ timeout: 1 })]);
     throw mapPostgresError(error, 'open');
   }
 
@@ -70,9 +87,9 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // Tagged templates are prepared statements (about half the cost of an unprepared read).
         const rows =
           upTo === undefined
-            ? await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+            ? await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
                          WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit}`
-            : await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+            : await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
                          WHERE position > ${after.toString()}::bigint AND position <= ${upTo.toString()}::bigint ORDER BY position LIMIT ${limit}`;
         return rows.map((r) => logEvent(r as Json));
       }),
@@ -80,7 +97,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     readHistory: (ruleId, limit, upTo) =>
       guard('read the event log', async () => {
         const rows = await sql`
-          SELECT position, rule_id, entity, op, rule_row, state_row, actor, recorded_at FROM ttp_rule_event
+          SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
            WHERE (${ruleId}::text IS NULL OR rule_id = ${ruleId}::text) AND (${upTo === undefined ? null : upTo.toString()}::bigint IS NULL OR position <= ${upTo === undefined ? null : upTo.toString()}::bigint)
            ORDER BY position DESC LIMIT ${limit}`;
         return rows.map((r) => logEvent(r as Json));
@@ -98,8 +115,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // rows it sees are exactly the effect of the events up to its max(position).
         return (await sql.begin('isolation level repeatable read read only', async (tx) => {
           const [head] = await tx<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
-          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id`;
-          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id`;
+          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id COLLATE "C"`;
+          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id COLLATE "C"`;
           return {
             position: BigInt(head?.head ?? '0'),
             rules: rules.map((r) => ruleRow(r as Json)),
@@ -116,19 +133,20 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     writeState: (w: StateWrite) =>
       guard(`set the state of ${w.ruleId}`, async () => {
-        const [row] = await sql`
+        const [row] = await writer.statement(`set the state of ${w.ruleId}`, (tx) => tx`
           INSERT INTO ttp_rule_state (rule_id, state, confidence_max, expires_at, reason, set_by, set_at)
-          VALUES (${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now())
+          SELECT ${w.ruleId}, ${w.state}, ${w.confidenceMax}, ${w.expiresAt}, ${w.reason}, ${w.setBy}, now()
+            FROM ${markLibraryWrite(tx, w.setBy)}
           ON CONFLICT (rule_id) DO UPDATE SET
             state = excluded.state, confidence_max = excluded.confidence_max, expires_at = excluded.expires_at,
             reason = excluded.reason, set_by = excluded.set_by, set_at = excluded.set_at
-          RETURNING *`;
+          RETURNING *`);
         return stateRow(row as Json);
       }),
 
     deleteState: (ruleId, actor) =>
       guard(`clear the state of ${ruleId}`, async () => {
-        const rows = await sql.begin(async (tx) => {
+        const rows = await writer.transaction(`clear the state of ${ruleId}`, async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
           return tx`DELETE FROM ttp_rule_state WHERE rule_id = ${ruleId} RETURNING rule_id`;
         });
@@ -138,10 +156,11 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     writeRules: (rules, actor, prune) =>
       guard('write rules', async () => {
         if (rules.length === 1 && !prune) {
-          // The hot path (one edit): a single prepared autocommit statement, one round trip.
-          return { upserted: await upsertChunk(sql, rules, actor), deleted: [] };
+          // The hot path (one edit): one prepared statement, pipelined with BEGIN and COMMIT.
+          const rows = await writer.statement('write rules', (tx) => upsertQuery(tx, rules, actor));
+          return { upserted: rows.map((r) => String(r['rule_id'])), deleted: [] };
         }
-        return (await sql.begin(async (tx) => {
+        return (await writer.transaction('write rules', async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
           const upserted: string[] = [];
           for (let i = 0; i < rules.length; i += WRITE_CHUNK) {
@@ -162,7 +181,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     deleteRules: (ruleIds, actor) =>
       guard('delete rules', async () => {
-        const rows = await sql.begin(async (tx) => {
+        const rows = await writer.transaction('delete rules', async (tx) => {
           await tx`SELECT set_config('ttp_rule_store.actor', ${actor}, true)`;
           return tx`DELETE FROM ttp_rule WHERE rule_id = ANY(${[...ruleIds]}::text[]) RETURNING rule_id`;
         });
@@ -171,7 +190,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     revertExpired: (ruleId) =>
       guard('revert expired states', async () => {
-        const rows = await sql`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`;
+        const rows = await writer.statement('revert expired states', (tx) => tx`SELECT ttp_rule_revert_expired(${ruleId ?? null}) AS rule_id`);
         return rows.map((r) => String(r['rule_id']));
       }),
 
@@ -225,37 +244,53 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     createFeed: (): Feed =>
       options.transport === 'poll'
-        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: log })
+        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: options.logger })
         : createListenFeed({
-            url: options.url,
+            url: connection.url,
             channel: 'ttp_rule_event',
             safetyCheckMs: options.safetyCheckMs,
-            logger: log,
+            logger: options.logger,
             probe: { notify: async (channel) => void (await sql`SELECT pg_notify(${channel}, 'probe')`), timeoutMs: LISTEN_PROBE_MS },
           }),
 
     close: async () => {
-      await sql.end({ timeout: 5 });
+      await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })]);
     },
   };
   return backend;
 }
 
+/**
+ * A one-row FROM item that marks the statement's transaction as the library's
+ * write by `actor` (ttp_rule_store.actor, transaction-local). The log triggers
+ * then take the author columns as written; a hand edit that leaves them unset is
+ * attributed to its login instead (migration 0005). In the statement itself, so
+ * that the single-row hot paths stay one autocommit round trip: the setting is
+ * evaluated before any row is written, and AFTER ROW triggers run later still.
+ */
+function markLibraryWrite(sql: Sql | TransactionSql, actor: string) {
+  return sql`(SELECT set_config('ttp_rule_store.actor', ${actor}, true)) AS ttp_rule_store_mark`;
+}
+
 async function upsertChunk(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string): Promise<string[]> {
+  const rows = await upsertQuery(sql, rules, actor);
+  return rows.map((r) => String(r['rule_id']));
+}
+
+function upsertQuery(sql: Sql | TransactionSql, rules: readonly RuleWrite[], actor: string) {
   // One statement text for any batch size (arrays through unnest), so it is prepared once.
   // Identical content is left alone: no row change, no event, no doorbell.
-  const rows = await sql`
-    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by, doc)
-    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text, r.doc::jsonb
-      FROM unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
-                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[],
-                  ${rules.map((r) => JSON.stringify(r.doc))}::text[])
-           AS r(rule_id, rule_version, source_path, yaml_content, doc)
+  return sql`
+    INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by)
+    SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, ${actor}::text
+      FROM ${markLibraryWrite(sql, actor)},
+           unnest(${rules.map((r) => r.ruleId)}::text[], ${rules.map((r) => r.ruleVersion)}::int[],
+                  ${rules.map((r) => r.sourcePath)}::text[], ${rules.map((r) => r.yamlContent)}::text[])
+           AS r(rule_id, rule_version, source_path, yaml_content)
     ON CONFLICT (rule_id) DO UPDATE SET
       rule_version = excluded.rule_version, source_path = excluded.source_path,
-      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by, doc = excluded.doc
+      yaml_content = excluded.yaml_content, updated_by = excluded.updated_by
     WHERE (ttp_rule.rule_version, ttp_rule.source_path, ttp_rule.yaml_content)
           IS DISTINCT FROM (excluded.rule_version, excluded.source_path, excluded.yaml_content)
     RETURNING rule_id`;
-  return rows.map((r) => String(r['rule_id']));
 }

@@ -64,6 +64,10 @@ export function mapPostgresError(error: unknown, what: string): RuleStoreError {
         `${what}: refused by the database constraint ${e.constraint_name ?? ''}`.trim(),
         { cause: error },
       );
+    case '55P03': // lock_not_available: lock_timeout expired (writes name the holder; see postgresWriter)
+      return new RuleStoreError('LOCK_TIMEOUT', `${what}: ${detail}`, { cause: error });
+    case '25006': // read_only_sql_transaction: a hot standby, or default_transaction_read_only
+      return new RuleStoreError('WRITE_FAILED', `${what}: the database is read only (a hot standby?): ${detail}`, { cause: error });
     case '42501': // insufficient_privilege
       return read
         ? new StoreUnavailableError(`${what}: permission denied (${detail}); grant the role ttp_rules_reader (sql/roles.sql)`, { cause: error })

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { MigrationRequiredError, RuleStoreError } from '../../domain/errors.js';
 import { enableWal, openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
 import { mapSqliteError } from './sqliteErrors.js';
+import { RULE_ID_PATTERN } from '../../domain/ruleSchema.js';
 
 /** The `sql/sqlite/` folder shipped with the package (same path from `src/` and `dist/`). */
 export const SQLITE_SQL_DIR = fileURLToPath(new URL('../../../sql/sqlite', import.meta.url));
@@ -60,6 +61,22 @@ function assertOurs(path: string, found: { version: number; applicationId: numbe
   }
 }
 
+/**
+ * A version may define the view `ttp_rule_schema_violations` (table_name, rule_id,
+ * problem): existing rows its new rules refuse. Any row stops the migration (the
+ * version's transaction rolls back) with a message naming them.
+ */
+function refuseViolations(db: SqliteDatabase, path: string, step: SqliteSchemaVersion): void {
+  const view = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = 'ttp_rule_schema_violations'`).get();
+  if (!view) return;
+  const rows = db.prepare('SELECT table_name, rule_id, problem FROM ttp_rule_schema_violations ORDER BY table_name, rule_id').all() as { table_name: string; rule_id: string; problem: string }[];
+  if (rows.length === 0) return;
+  // Spell out the characters a rule id must not hold: they are often invisible.
+  const spelled = (id: string): string => [...id].filter((ch) => !RULE_ID_PATTERN.test(ch)).map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`).join(' ');
+  const list = rows.map((r) => `${r.table_name} ${JSON.stringify(r.rule_id)}${spelled(r.rule_id) ? ` (${spelled(r.rule_id)})` : ''}: ${r.problem}`).join('; ');
+  throw new RuleStoreError('WRITE_FAILED', `the SQLite database ${path} cannot take schema version ${step.version}: fix or delete these rows first, then migrate again: ${list}`);
+}
+
 /** Options of {@link applySqliteSchema}. */
 export interface ApplySqliteSchemaOptions {
   /** The path as the user gave it, for messages. */
@@ -98,6 +115,7 @@ export function applySqliteSchema(db: SqliteDatabase, options: ApplySqliteSchema
         assertOurs(options.path, now, latest);
         if (now.version >= step.version) return false;
         db.exec(readFileSync(step.file, 'utf8'));
+        refuseViolations(db, options.path, step);
         // Both pragmas write the file header inside this transaction: they commit with the schema or not at all.
         db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
         db.pragma(`user_version = ${step.version}`);

@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
 import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
@@ -52,17 +53,30 @@ export async function openSqliteBackend(options: SqliteBackendOptions): Promise<
 /** The Backend over an open, migrated connection (prepares every statement up front). */
 function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, log: Logger): Backend {
 
-  const guard = async <T>(what: string, run: () => T): Promise<T> => {
+  const run = async <T>(what: string, access: 'read' | 'write', work: () => T): Promise<T> => {
     // Yield to the event loop first, as a network driver would: a caller that
     // awaits writes in a loop would otherwise run on microtasks only and starve
     // timers and I/O (the poll feed, the expiry timer, timeouts).
     await yieldToEventLoop();
     try {
-      return run();
+      return work();
     } catch (error) {
-      throw mapSqliteError(error, what);
+      throw mapSqliteError(error, what, access);
     }
   };
+  /** Reads: an error is mapped as a read (never WRITE_FAILED). */
+  const read = <T>(what: string, work: () => T): Promise<T> => run(what, 'read', work);
+  /**
+   * Every write goes through here: `work` runs in one IMMEDIATE transaction (the
+   * write lock is taken at BEGIN, so a second writer waits instead of failing
+   * to upgrade a read snapshot) and returns only once COMMIT succeeded. Never an
+   * autocommit statement read with `.get()`: an `INSERT … RETURNING` hands its
+   * row back before the statement completes, and in autocommit the commit (and
+   * its SQLITE_FULL) happens at the reset that `.get()` does not check. Inside a
+   * transaction, statements run to completion with `.all()`/`.run()`, and the
+   * COMMIT is a statement of its own whose error is raised.
+   */
+  const write = <T>(what: string, work: () => T): Promise<T> => run(what, 'write', () => writeTransaction.immediate(work) as T);
   const prepare = (sql: string) => db.prepare<unknown[], Row>(sql);
   // Positions are 64-bit: event queries return them as bigint.
   const prepareEvents = (sql: string) => prepare(sql).safeIntegers(true);
@@ -129,18 +143,17 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   const consumerRow = (r: Row): ConsumerRow => ({ name: String(r['name']), position: BigInt(r['position'] as bigint), updatedAt: new Date(String(r['updated_at'])) });
 
   /**
-   * Runs `work` in one IMMEDIATE transaction (the write lock is taken at BEGIN,
-   * so a second writer waits instead of failing to upgrade a read snapshot),
-   * with `actor` recorded for the delete events its triggers write. The actor
-   * row is removed before commit, so no other connection ever sees it.
+   * Wraps `work` (run inside {@link write}'s transaction) with `actor` recorded
+   * for the delete events its triggers write. The actor row is removed before
+   * commit, so no other connection ever sees it.
    */
-  const actorTransaction = db.transaction((actor: string, work: () => unknown) => {
+  const writeTransaction = db.transaction((work: () => unknown) => work());
+  const withActor = <T>(actor: string, work: () => T) => (): T => {
     q.setActor.run(actor);
     const result = work();
     q.clearActor.run();
     return result;
-  });
-  const writeAs = <T>(actor: string, work: () => T): T => actorTransaction.immediate(actor, work) as T;
+  };
 
   // One read transaction: in WAL mode it sees one committed state, and because
   // positions follow commit order, the rows are exactly the effect of the events
@@ -154,97 +167,93 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   );
 
   const ids = (rows: Row[]): string[] => rows.map((r) => String(r['rule_id']));
-  const MAX_POSITION = 9223372036854775807n;
 
   const backend: Backend = {
     kind: 'sqlite',
 
     readEvents: (after, limit, upTo) =>
-      guard('read the event log', () => {
+      read('read the event log', () => {
         const rows = upTo === undefined ? q.eventsAfter.all(after, limit) : q.eventsBetween.all(after, upTo, limit);
         return rows.map(decodeEvent);
       }),
 
     readHistory: (ruleId, limit, upTo) =>
-      guard('read the event log', () => {
+      read('read the event log', () => {
         const bound = upTo ?? MAX_POSITION;
         const rows = ruleId === null ? q.historyAll.all(bound, limit) : q.historyRule.all(ruleId, bound, limit);
         return rows.map(decodeEvent);
       }),
 
-    readHead: () => guard('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
+    readHead: () => read('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
 
-    readSnapshot: () => guard('take a snapshot', () => snapshotTransaction()),
+    readSnapshot: () => read('take a snapshot', () => snapshotTransaction()),
 
     readState: (ruleId) =>
-      guard('read a rule state', () => {
+      read('read a rule state', () => {
         const row = q.state.get(ruleId);
         return row ? decodeStateRow(row) : null;
       }),
 
     writeState: (w: StateWrite) =>
-      guard(`set the state of ${w.ruleId}`, () => {
-        const row = q.upsertState.get(w.ruleId, w.state, w.confidenceMax, encodeDate(w.expiresAt), w.reason, w.setBy);
+      write(`set the state of ${w.ruleId}`, () => {
+        const [row] = q.upsertState.all(w.ruleId, w.state, w.confidenceMax, encodeDate(w.expiresAt), w.reason, w.setBy);
         return decodeStateRow(row!);
       }),
 
-    deleteState: (ruleId, actor) =>
-      guard(`clear the state of ${ruleId}`, () => writeAs(actor, () => q.deleteState.all(ruleId).length > 0)),
+    deleteState: (ruleId, actor) => write(`clear the state of ${ruleId}`, withActor(actor, () => q.deleteState.all(ruleId).length > 0)),
 
-    writeRules: (rules: readonly RuleWrite[], actor, prune) =>
-      guard('write rules', (): BatchResult => {
-        const upsert = (r: RuleWrite): boolean => q.upsertRule.get(r.ruleId, r.ruleVersion, r.sourcePath, r.yamlContent, actor) !== undefined;
-        if (rules.length === 1 && !prune) {
-          // The hot path (one edit): a single autocommit statement.
-          return { upserted: upsert(rules[0]!) ? [rules[0]!.ruleId] : [], deleted: [] };
-        }
-        return writeAs(actor, () => {
+    writeRules: (rules: readonly RuleWrite[], actor, prune) => {
+      const upsert = (r: RuleWrite): boolean => q.upsertRule.all(r.ruleId, r.ruleVersion, r.sourcePath, r.yamlContent, actor).length > 0;
+      if (rules.length === 1 && !prune) {
+        // The hot path (one edit): one upsert, no actor row (updated_by names the writer).
+        return write('write rules', (): BatchResult => ({ upserted: upsert(rules[0]!) ? [rules[0]!.ruleId] : [], deleted: [] }));
+      }
+      return write(
+        'write rules',
+        withActor(actor, (): BatchResult => {
           const upserted = rules.filter(upsert).map((r) => r.ruleId);
           const deleted = prune ? ids(q.pruneRules.all({ under: prune.under, keep: JSON.stringify(rules.map((r) => r.ruleId)) })) : [];
           return { upserted, deleted };
-        });
-      }),
+        }),
+      );
+    },
 
-    deleteRules: (ruleIds, actor) =>
-      guard('delete rules', () => writeAs(actor, () => ids(q.deleteRules.all(JSON.stringify(ruleIds))))),
+    deleteRules: (ruleIds, actor) => write('delete rules', withActor(actor, () => ids(q.deleteRules.all(JSON.stringify(ruleIds))))),
 
-    revertExpired: (ruleId) =>
-      guard('revert expired states', () => {
-        // Nothing due: do not take the write lock. Otherwise one conditional
-        // delete under the lock: in a swarm only the first process deletes
-        // anything, and every process sees its one event.
-        if (q.anyExpired.get({ ruleId: ruleId ?? null }) === undefined) return [];
-        return writeAs(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null })));
-      }),
+    revertExpired: async (ruleId) => {
+      // Nothing due: do not take the write lock. Otherwise one conditional
+      // delete under the lock: in a swarm only the first process deletes
+      // anything, and every process sees its one event.
+      if ((await read('revert expired states', () => q.anyExpired.get({ ruleId: ruleId ?? null }))) === undefined) return [];
+      return write('revert expired states', withActor(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null }))));
+    },
 
-    readPrunedThrough: () => guard('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
+    readPrunedThrough: () => read('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
 
-    readPositionBefore: (cutoff) => guard('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
+    readPositionBefore: (cutoff) => read('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
 
     pruneLog: (before) =>
-      guard('prune the event log', () =>
-        db.transaction(() => {
-          const gone = q.prune.all({ before });
-          const newest = gone.reduce((max, r) => (BigInt(r['position'] as bigint) > max ? BigInt(r['position'] as bigint) : max), 0n);
-          if (newest > 0n) q.setPrunedThrough.run(newest);
-          return gone.length;
-        }).immediate(),
-      ),
+      write('prune the event log', () => {
+        const gone = q.prune.all({ before });
+        const newest = gone.reduce((max, r) => (BigInt(r['position'] as bigint) > max ? BigInt(r['position'] as bigint) : max), 0n);
+        if (newest > 0n) q.setPrunedThrough.run(newest);
+        return gone.length;
+      }),
 
-    readConsumers: () => guard('read consumers', () => q.consumers.all().map(consumerRow)),
+    readConsumers: () => read('read consumers', () => q.consumers.all().map(consumerRow)),
 
     readConsumer: (name) =>
-      guard('read a consumer', () => {
+      read('read a consumer', () => {
         const row = q.consumer.get(name);
         return row ? consumerRow(row) : null;
       }),
 
-    writeConsumer: (name, position) => guard(`checkpoint the consumer ${name}`, () => void q.checkpoint.run(name, position)),
+    writeConsumer: (name, position) => write(`checkpoint the consumer ${name}`, () => void q.checkpoint.run(name, position)),
 
-    deleteConsumer: (name) => guard(`remove the consumer ${name}`, () => q.deleteConsumer.all(name).length > 0),
+    deleteConsumer: (name) => write(`remove the consumer ${name}`, () => q.deleteConsumer.all(name).length > 0),
 
     msUntilNextExpiry: () =>
-      guard('read the next expiry', () => {
+      read('read the next expiry', () => {
         const ms = q.nextExpiry.get()?.['ms'];
         return typeof ms === 'number' ? ms : null;
       }),
@@ -256,7 +265,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       let seen = q.dataVersion.get();
       return createPollFeed({
         intervalMs: options.pollIntervalMs,
-        logger: log,
+        logger: options.logger,
         probe: () => {
           const now = q.dataVersion.get();
           if (now === seen) return false;

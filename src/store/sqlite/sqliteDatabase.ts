@@ -64,14 +64,14 @@ export function openSqliteDatabase(path: string, options: OpenSqliteDatabaseOpti
   try {
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
   } catch (error) {
-    throw mapSqliteError(error, `open the SQLite database ${path}`);
+    throw mapSqliteError(error, `open the SQLite database ${path}`, 'read');
   }
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('synchronous = FULL');
   } catch (error) {
     db.close();
-    throw mapSqliteError(error, `open the SQLite database ${path}`);
+    throw mapSqliteError(error, `open the SQLite database ${path}`, 'read');
   }
   return db;
 }
