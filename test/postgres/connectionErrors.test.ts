@@ -7,7 +7,7 @@ import { RuleStoreError, migrate, openRuleStore } from '../../src/index.js';
 
 // A throwaway cluster on this project's port range (never the shared server):
 // max_connections = 5 to exhaust, and Debian's default pg_hba (scram-sha-256 on TCP).
-const PORT = 6439;
+const PORT = 5461; // outside pgbouncer's 6432–6439 (test/helpers/pgbouncer.ts): both run in parallel
 const NAME = `ttp_conn_${randomBytes(3).toString('hex')}`;
 const canRun = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v pg_createcluster']).status === 0;
 const skip = canRun ? false : 'needs root and pg_createcluster (postgresql-common) for a throwaway cluster';
