@@ -27,6 +27,8 @@ export interface OpenRuleStoreOptions {
    * (default: `$TTP_RULES_LOCK_TIMEOUT`, else 5000). SQLite waits its busy timeout.
    */
   lockTimeoutMs?: number;
+  /** Postgres only: connections in the read pool (default 4); writes have their own 2, listen 1. */
+  maxConnections?: number;
   /** Create or upgrade the schema on open (default: true on SQLite, false on Postgres). */
   migrate?: boolean;
   /** Revert expired states on time from this process (default true). */
@@ -53,6 +55,11 @@ function lockTimeout(option: number | undefined, env: NodeJS.ProcessEnv = proces
     const where = option !== undefined ? 'lockTimeoutMs' : 'TTP_RULES_LOCK_TIMEOUT';
     throw new RuleStoreError('CONFIG_INVALID', `${where} must be a positive whole number of milliseconds, got ${JSON.stringify(option ?? fromEnv)}`);
   }
+  return value;
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RuleStoreError('CONFIG_INVALID', `${name} must be a positive whole number, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -88,6 +95,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       safetyCheckMs: options.safetyCheckMs ?? 30_000,
       migrate: options.migrate ?? false,
       lockTimeoutMs: lockTimeout(options.lockTimeoutMs),
+      ...(options.maxConnections !== undefined ? { maxConnections: positiveInteger(options.maxConnections, 'maxConnections') } : {}),
       logger,
     });
   } else {

@@ -26,7 +26,7 @@ const READ_OPERATION = /^(read|take a snapshot|open)\b/;
 
 /** What to tell a person for SQLSTATEs that mean "this deployment cannot get in". */
 const ADVICE: Record<string, string> = {
-  '53300': 'the server has no free connection slots (too many clients): raise max_connections, run fewer processes or a smaller maxConnections, or put pgbouncer in front (with transport: \'poll\')',
+  '53300': 'the server has no free connection slots (too many clients): raise max_connections, run fewer processes or a smaller maxConnections option, or put pgbouncer in front (with transport: \'poll\')',
   '57P03': 'the server is not accepting connections right now (starting up, shutting down or in recovery): retry shortly',
   '28P01': 'authentication failed: check the user and password in the URL (or PGPASSWORD) and pg_hba.conf',
   '28000': 'the server refused this user (pg_hba.conf has no matching entry, or the role may not log in): check the URL\'s user and pg_hba.conf',
