@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { openRuleStore, parseRule } from '../../src/index.js';
+import { openRuleStore } from '../../src/index.js';
 import { forkChild } from '../support/child.js';
 import { RULE_BODY, manyRuleId, ruleText } from '../support/ruleText.js';
 
@@ -29,13 +29,11 @@ const PREFIX = 'CU';
 /**
  * Writes `rounds` × 10 statements through the real tables, each touching all
  * `RULES` rules, so the triggers log one event per row: per round one UPDATE of
- * every definition (a new rule_version, with the document cache the library
- * would write, so readers take the JSON path), eight state upserts, one clear of
+ * every definition (a new rule_version; readers compile each new YAML), eight state upserts, one clear of
  * every state. `definitionsOnly`: every statement is a definition update.
  */
 async function generate(sql: postgres.Sql, rounds: number, versionFrom: number, definitionsOnly: boolean): Promise<number> {
   const body = RULE_BODY;
-  const template = parseRule(ruleText(1, manyRuleId(PREFIX, 0)));
   let version = versionFrom;
   const updateDefinitions = async (): Promise<void> => {
     version++;
@@ -43,9 +41,7 @@ async function generate(sql: postgres.Sql, rounds: number, versionFrom: number, 
       WITH next AS (
         SELECT rule_id, ${'rule_id: '}::text || rule_id || ${'\nrule_version: '}::text || ${version}::int || ${'\n'}::text || ${body}::text AS yaml
           FROM ttp_rule WHERE starts_with(rule_id, ${PREFIX}))
-      UPDATE ttp_rule r SET rule_version = ${version}::int, yaml_content = next.yaml,
-             doc = jsonb_build_object('sha256', encode(sha256(convert_to(next.yaml, 'UTF8')), 'hex'),
-                                      'rule', ${sql.json(template as never)}::jsonb || jsonb_build_object('rule_id', r.rule_id, 'rule_version', ${version}::int))
+      UPDATE ttp_rule r SET rule_version = ${version}::int, yaml_content = next.yaml
         FROM next WHERE r.rule_id = next.rule_id`;
   };
   const t0 = performance.now();
