@@ -60,13 +60,14 @@ test('a database migrated by a newer ttp-rule-store is refused with SCHEMA_TOO_N
   const newer = await createTestDatabase('schema_newer');
   try {
     const sql = postgres(newer.url, { max: 1, onnotice: () => {} });
-    await sql`INSERT INTO pgmigrations (name, run_on) VALUES ('9999_from_the_future', now())`;
+    await sql`INSERT INTO pgmigrations (name, run_on) VALUES ('9999_from_the_future', now()), ('1700000000000_another_apps_table', now())`;
     await sql.end();
     const refused = (e: unknown): boolean => {
       assert.ok(RuleStoreError.is(e));
       assert.equal(e.code, 'SCHEMA_TOO_NEW');
       assert.match(e.message, /9999_from_the_future/);
       assert.match(e.message, /upgrade ttp-rule-store/);
+      assert.doesNotMatch(e.message, /another_apps/, "another application's migrations are not ours");
       return true;
     };
     await assert.rejects(openRuleStore({ url: newer.url }), refused);

@@ -63,7 +63,9 @@ export async function migratePostgres(url: string): Promise<string[]> {
  */
 function assertNotNewer(rows: readonly { name: string }[]): void {
   const known = new Set(knownMigrations());
-  const unknown = rows.map((r) => r.name).filter((name) => !known.has(name)).sort();
+  // Ours are numbered 0001_…; node-pg-migrate's own default names (a 13-digit
+  // timestamp) belong to another application sharing the table.
+  const unknown = rows.map((r) => r.name).filter((name) => !known.has(name) && /^\d{4}_/.test(name)).sort();
   if (unknown.length > 0) {
     throw new RuleStoreError(
       'SCHEMA_TOO_NEW',
