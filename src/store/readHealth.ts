@@ -45,8 +45,10 @@ interface Stall {
 export function createReadHealth(options: ReadHealthOptions): ReadHealth {
   const log = options.logger.child({ component: 'log:health' });
   const stalls = new Map<object, Stall>();
+  let closed = false;
   return {
     failed(consumer, what, error, retryMs) {
+      if (closed) return; // a read that was in flight when the store closed
       let stall = stalls.get(consumer);
       if (!stall) {
         const since = new Date();
@@ -82,6 +84,7 @@ export function createReadHealth(options: ReadHealthOptions): ReadHealth {
       return oldest;
     },
     close() {
+      closed = true;
       for (const stall of stalls.values()) if (stall.timer) clearTimeout(stall.timer);
       stalls.clear();
     },
