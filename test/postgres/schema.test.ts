@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import postgres from 'postgres';
-import { MigrationRequiredError, RuleStoreError, migrate, openRuleStore } from '../../src/index.js';
+import { MigrationRequiredError, RuleStoreError, diagnose, migrate, openRuleStore } from '../../src/index.js';
 import { knownMigrations } from '../../src/store/postgres/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
@@ -73,6 +73,9 @@ test('a database migrated by a newer ttp-rule-store is refused with SCHEMA_TOO_N
     await assert.rejects(openRuleStore({ url: newer.url }), refused);
     await assert.rejects(openRuleStore({ url: newer.url, migrate: true }), refused);
     await assert.rejects(migrate(newer.url), refused);
+    const schema = (await diagnose(newer.url)).find((c) => c.name === 'schema');
+    assert.equal(schema?.status, 'fail', 'doctor fails the schema check too');
+    assert.match(schema.detail, /9999_from_the_future.*upgrade ttp-rule-store/);
   } finally {
     await newer.drop();
   }
