@@ -1,6 +1,14 @@
+import { stat } from 'node:fs/promises';
 import type { DirectorySync, RuleValidationError, SyncReport } from '../index.js';
+import { UsageError } from './cliErrors.js';
 import { displaySourcePath } from './format.js';
 import { printJson, printLine } from './output.js';
+
+/** Refuses (usage error, exit 2) a `dir` argument that is not a directory. */
+export async function requireRulesDirectory(dir: string, command: string): Promise<void> {
+  const info = await stat(dir).catch(() => null);
+  if (!info?.isDirectory()) throw new UsageError(`${dir}: not a directory (${command} takes a rules directory)`);
+}
 
 /** `{"kind":"applied",…}`: what one reconcile or one batch of file events wrote. */
 export function appliedJson(sync: Pick<DirectorySync, 'directory'>, report: SyncReport): Record<string, unknown> {

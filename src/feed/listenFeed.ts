@@ -1,6 +1,7 @@
 import pgListen from 'pg-listen';
 import type { Logger } from 'pino';
 import type { Feed } from '../store/backend.js';
+import { probeListen, type ListenProbeOptions } from './listenProbe.js';
 
 /** Options of {@link createListenFeed}. */
 export interface ListenFeedOptions {
@@ -10,6 +11,8 @@ export interface ListenFeedOptions {
   /** Interval of the missed-doorbell check and of the listener's health check (ms). */
   safetyCheckMs: number;
   logger: Logger;
+  /** At start, prove that a NOTIFY from another session arrives (see {@link probeListen}); failing that, start throws `CONFIG_INVALID`. */
+  probe?: ListenProbeOptions;
 }
 
 type CreateSubscriber = typeof import('pg-listen').default;
@@ -59,7 +62,9 @@ export function createListenFeed(options: ListenFeedOptions): Feed {
         serialize: (payload: unknown) => String(payload),
       },
     );
-    sub.events.on('notification', () => ring('notify'));
+    sub.events.on('notification', (n) => {
+      if (n.channel === options.channel) ring('notify');
+    });
     sub.events.on('connected', () => {
       connects++;
       log.info({ event: 'feed:listen:connected' }, 'listening');
@@ -108,6 +113,7 @@ export function createListenFeed(options: ListenFeedOptions): Feed {
       };
       try {
         await connect();
+        if (options.probe && subscriber) await probeListen(subscriber, options.probe);
       } catch (error) {
         await subscriber?.close().catch(() => {});
         throw error;

@@ -24,6 +24,12 @@ export interface DiagnoseOptions {
    * writer waiting for it, longer than this (ms, default 10,000).
    */
   lockThresholdMs?: number;
+  /**
+   * The transport the deployment's stores use (default `'listen'`). With `'poll'`
+   * a LISTEN that cannot work (pgbouncer in transaction pooling) is reported as
+   * `ok`, since poll needs none; with `'listen'` it fails the check.
+   */
+  transport?: 'listen' | 'poll';
 }
 
 const TRIGGERS: Record<string, string[]> = {
@@ -87,7 +93,8 @@ async function writerLockCheck(sql: postgres.Sql, thresholdMs: number): Promise<
 async function diagnosePostgres(url: string, options: Required<DiagnoseOptions>): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const connection = resolvePostgresConnection(url);
-  const sql = postgres(connection.url, postgresJsOptions(connection, { max: 2, onnotice: () => {}, connect_timeout: 5 }));
+  // Unnamed statements: the URL may point at a transaction pooler (pgbouncer).
+  const sql = postgres(connection.url, postgresJsOptions(connection, { max: 2, onnotice: () => {}, connect_timeout: 5, prepare: false }));
   try {
     const [server] = await sql<{ version: string; standby: boolean }[]>`SELECT current_setting('server_version') AS version, pg_is_in_recovery() AS standby`;
     checks.push(ok('connect', `PostgreSQL ${server!.version}`));
@@ -117,7 +124,11 @@ async function diagnosePostgres(url: string, options: Required<DiagnoseOptions>)
     }
 
     if (server!.standby) {
-      checks.push(warn('listen', "hot standby (pg_is_in_recovery): NOTIFY is not delivered on a replica; open stores with transport: 'poll'"));
+      checks.push(
+        options.transport === 'poll'
+          ? ok('listen', 'hot standby: NOTIFY is not delivered on a replica, and transport poll needs none')
+          : warn('listen', "hot standby (pg_is_in_recovery): NOTIFY is not delivered on a replica; open stores with transport: 'poll'"),
+      );
     } else {
       const channel = `ttp_rule_doctor_${randomBytes(4).toString('hex')}`;
       let heard = false;
@@ -131,10 +142,13 @@ async function diagnosePostgres(url: string, options: Required<DiagnoseOptions>)
       await sql.notify(channel, 'ping');
       await Promise.race([heardPromise, new Promise((resolve) => setTimeout(resolve, options.listenTimeoutMs))]);
       await listener.unlisten();
+      const elapsed = `${(performance.now() - started).toFixed(1)} ms`;
       checks.push(
         heard
-          ? ok('listen', `a NOTIFY arrived in ${(performance.now() - started).toFixed(1)} ms`)
-          : fail('listen', `a NOTIFY did not arrive within ${options.listenTimeoutMs} ms: behind pgbouncer in transaction pooling or another proxy? Use transport: 'poll'`),
+          ? ok('listen', `a NOTIFY arrived in ${elapsed}${options.transport === 'poll' ? ' (transport poll does not need it)' : ''}`)
+          : options.transport === 'poll'
+            ? ok('listen', `a NOTIFY did not arrive within ${options.listenTimeoutMs} ms (a transaction pooler such as pgbouncer?): fine for transport poll, which needs no LISTEN`)
+            : fail('listen', `a NOTIFY did not arrive within ${options.listenTimeoutMs} ms: behind pgbouncer in transaction pooling or another proxy? Use transport: 'poll' (--transport poll)`),
       );
     }
 
@@ -177,6 +191,11 @@ async function diagnoseSqlite(url: string, options: Required<DiagnoseOptions>): 
  * @example for (const c of await diagnose(url)) console.log(c.status, c.name, c.detail)
  */
 export async function diagnose(url: string, options: DiagnoseOptions = {}): Promise<DoctorCheck[]> {
-  const resolved = { listenTimeoutMs: options.listenTimeoutMs ?? 2000, maxConsumerLag: options.maxConsumerLag ?? 10_000, lockThresholdMs: options.lockThresholdMs ?? 10_000 };
+  const resolved = {
+    listenTimeoutMs: options.listenTimeoutMs ?? 2000,
+    maxConsumerLag: options.maxConsumerLag ?? 10_000,
+    lockThresholdMs: options.lockThresholdMs ?? 10_000,
+    transport: options.transport ?? 'listen',
+  };
   return /^postgres(ql)?:\/\//i.test(url) ? diagnosePostgres(url, resolved) : diagnoseSqlite(url, resolved);
 }

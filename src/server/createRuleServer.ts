@@ -55,12 +55,13 @@ export const SECURITY_HEADERS: Record<string, string> = {
   'cross-origin-opener-policy': 'same-origin',
 };
 
-function statusOf(error: unknown): { status: number; body: Record<string, unknown> } {
+function statusOf(error: unknown): { status: number; body: Record<string, unknown>; retryAfter?: number } {
   if (error instanceof HttpError) return { status: error.status, body: { detail: error.message, code: error.code, ...(error.issues ? { issues: error.issues } : {}) } };
   if (error instanceof RuleValidationError) return { status: error.code === 'RULE_TOO_LARGE' ? 413 : 400, body: { detail: error.message, code: error.code, issues: error.issues } };
   if (RuleStoreError.is(error)) {
-    const status = ['STATE_INVALID', 'POSITION_INVALID', 'RULE_INVALID'].includes(error.code) ? 400 : ['STORE_UNAVAILABLE', 'STORE_CLOSED'].includes(error.code) ? 503 : 500;
-    return { status, body: { detail: error.message, code: error.code } };
+    // A write that timed out on the writers' lock is worth retrying: 503, and the message names the holder.
+    const status = ['STATE_INVALID', 'POSITION_INVALID', 'RULE_INVALID'].includes(error.code) ? 400 : ['STORE_UNAVAILABLE', 'STORE_CLOSED', 'LOCK_TIMEOUT'].includes(error.code) ? 503 : 500;
+    return { status, body: { detail: error.message, code: error.code }, ...(error.code === 'LOCK_TIMEOUT' ? { retryAfter: 5 } : {}) };
   }
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
@@ -102,8 +103,9 @@ export async function createRuleServer(store: RuleStore, options: RuleServerOpti
     metrics.countRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode);
   });
   app.setErrorHandler(async (error, request, reply) => {
-    const { status, body } = statusOf(error);
+    const { status, body, retryAfter } = statusOf(error);
     if (status >= 500) log?.error({ event: 'server:request:error', err: error, method: request.method, url: request.url }, 'request failed');
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler(async (_request, reply) => reply.code(404).send({ detail: 'not found', code: 'NOT_FOUND' }));

@@ -369,7 +369,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       health.close();
       errors.complete();
       await backend.close();
-      log.info({ event: 'store:close' }, 'rule store closed');
+      log.info({ component: 'store', event: 'store:close' }, 'rule store closed');
     },
   };
 
@@ -386,6 +386,6 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     throw RuleStoreError.is(error) ? error : new StoreUnavailableError(`could not start the change feed: ${(error as Error).message}`, { cause: error });
   }
   reader.pump('open');
-  log.info({ event: 'store:open', kind: backend.kind, position: reader.watermark.toString() }, 'rule store open');
+  log.info({ component: 'store', event: 'store:open', kind: backend.kind, position: reader.watermark.toString() }, 'rule store open');
   return store;
 }

@@ -28,6 +28,8 @@ export interface OpenRuleStoreOptions {
    * (default: `$TTP_RULES_LOCK_TIMEOUT`, else 5000). SQLite waits its busy timeout.
    */
   lockTimeoutMs?: number;
+  /** Postgres only: connections in the read pool (default 4); writes have their own 2, listen 1. */
+  maxConnections?: number;
   /** Create or upgrade the schema on open (default: true on SQLite, false on Postgres). */
   migrate?: boolean;
   /** Revert expired states on time from this process (default true). */
@@ -69,6 +71,11 @@ function lockTimeout(option: number | undefined, env: NodeJS.ProcessEnv = proces
   return value;
 }
 
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RuleStoreError('CONFIG_INVALID', `${name} must be a positive whole number, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
   if (/^postgres(ql)?:\/\//i.test(url)) return { kind: 'postgres', url };
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(url);
@@ -102,6 +109,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       safetyCheckMs: options.safetyCheckMs ?? 30_000,
       migrate: options.migrate ?? false,
       lockTimeoutMs: lockTimeout(options.lockTimeoutMs),
+      ...(options.maxConnections !== undefined ? { maxConnections: positiveInteger(options.maxConnections, 'maxConnections') } : {}),
       logger,
     });
   } else {

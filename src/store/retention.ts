@@ -38,7 +38,7 @@ export function createRetention(
         }
       }
       const deleted = before > 0n ? await backend.pruneLog(before) : 0;
-      log.info({ event: 'store:log:pruned', deleted, before: before.toString(), heldBackBy }, 'event log compacted');
+      log.info({ component: 'store:retention', event: 'store:log:pruned', deleted, before: before.toString(), heldBackBy }, 'event log compacted');
       return { deleted, before: (before > 0n ? before : 0n).toString(), heldBackBy };
     },
 

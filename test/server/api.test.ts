@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { readFile } from 'node:fs/promises';
+import { createRuleServer, openRuleStore } from '../../src/index.js';
+import { parseTokensFile } from '../../src/server/apiTokens.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { openIdleTransaction } from '../helpers/idleSession.js';
 import { ruleYaml } from '../helpers/rules.js';
 import { createServerFixture, type ServerFixture } from './serverFixture.js';
 
@@ -255,5 +259,35 @@ describe('HTTP API when the store goes away', () => {
     assert.match(health.json.reason, /closed/);
     assert.equal((await call(f, 'GET', '/api/v1/ttp/changes', { headers: f.bearer('reader') })).status, 503);
     assert.equal((await call(f, 'GET', '/api/v1/ttp/rules', { headers: f.bearer('reader') })).status, 503);
+  });
+});
+
+describe('HTTP API when the writers’ lock is held (Postgres)', () => {
+  let f: ServerFixture;
+  before(async () => {
+    f = await createServerFixture('postgres-listen', 'server_locked', { rules: 1 });
+  });
+  after(() => f.teardown());
+
+  it('a state change that cannot get the lock in time is 503 with Retry-After, naming the holder; reads go on', async () => {
+    // The server's store waits at most 300 ms for the lock (the default is 5 s).
+    const store = await openRuleStore({ url: f.backend.url, lockTimeoutMs: 300 });
+    const server = await createRuleServer(store, { host: '127.0.0.1', port: 0, tokens: parseTokensFile(await readFile(f.tokensFile, 'utf8')) });
+    // A forgotten psql transaction: its statement took the writers' lock, and it idles.
+    const holder = await openIdleTransaction(f.backend.url, [`DELETE FROM ttp_rule_state WHERE rule_id = 'nothing'`], 'forgotten-psql');
+    try {
+      const local = { ...f, url: server.url } as ServerFixture;
+      const blocked = await call(local, 'POST', `/api/v1/ttp/rules/${f.ruleIds[0]}/state`, { headers: f.bearer('operator'), body: { state: 'disabled', reason: 'noisy' } });
+      assert.equal(blocked.status, 503, blocked.text);
+      assert.equal(blocked.json.code, 'LOCK_TIMEOUT');
+      assert.equal(blocked.headers.get('retry-after'), '5');
+      assert.match(blocked.json.detail, new RegExp(`${holder.pid}`));
+      assert.match(blocked.json.detail, /forgotten-psql/);
+      assert.equal((await call(local, 'GET', '/api/v1/ttp/rules', { headers: f.bearer('reader') })).status, 200);
+    } finally {
+      await holder.end();
+      await server.close();
+      await store.close();
+    }
   });
 });

@@ -14,6 +14,7 @@ export function registerDoctor(program: Command, run: ActionRunner): void {
       `
 Examples:
   $ ttp-rules doctor --db postgres://localhost/rules
+  $ ttp-rules doctor --db postgres://localhost:6432/rules --transport poll   # through pgbouncer
   $ ttp-rules doctor --json | jq -c 'select(.status != "ok")'`,
     );
   command.option('--lock-threshold <ms>', "fail when a session holds the writers' lock idle in transaction, or keeps writers waiting, longer than this", parseMilliseconds, 10_000);
@@ -22,7 +23,7 @@ Examples:
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
       const { diagnose } = await import('../../observability/doctor.js');
-      const checks = await diagnose(url, { lockThresholdMs: options.lockThreshold });
+      const checks = await diagnose(url, { lockThresholdMs: options.lockThreshold, ...(context.transport ? { transport: context.transport } : {}) });
       if (context.json) for (const c of checks) printJson(c);
       else {
         printStatus(`ttp-rules doctor: ${redactUrl(url)}`);

@@ -1,12 +1,10 @@
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { DirectorySync } from '../../index.js';
-import { UsageError } from '../cliErrors.js';
 import { addCommonOptions, createContext, defaultActor, openStore, parseActor, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
 import { followChanges } from '../followChanges.js';
 import { printJson, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
-import { appliedJson, printInvalid, reportCounts } from '../syncLines.js';
+import { appliedJson, printInvalid, reportCounts, requireRulesDirectory } from '../syncLines.js';
 import { parsePort, serveConsoleForStart } from './serve.js';
 
 interface StartOptions extends DatabaseOptions {
@@ -56,8 +54,7 @@ Examples:
     );
   addCommonOptions(command, { database: true }).action(
     run(async (dir: string, options: StartOptions) => {
-      const info = await stat(dir).catch(() => null);
-      if (!info?.isDirectory()) throw new UsageError(`${dir}: not a directory (start takes a rules directory)`);
+      await requireRulesDirectory(dir, 'start');
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
       const { syncDirectory } = await import('../../sync/syncDirectory.js');

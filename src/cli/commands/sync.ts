@@ -1,11 +1,9 @@
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { DirectorySync, SyncReport } from '../../index.js';
-import { UsageError } from '../cliErrors.js';
 import { addCommonOptions, createContext, defaultActor, openStore, parseActor, redactUrl, resolveDatabaseUrl, type DatabaseOptions } from '../context.js';
 import { onStdoutClosed, printJson, printLine, printStatus } from '../output.js';
 import type { ActionRunner } from '../program.js';
-import { appliedJson, appliedLine, printInvalid, reportCounts } from '../syncLines.js';
+import { appliedJson, appliedLine, printInvalid, reportCounts, requireRulesDirectory } from '../syncLines.js';
 
 interface SyncOptions extends DatabaseOptions {
   watch?: boolean;
@@ -69,8 +67,7 @@ Examples:
     );
   addCommonOptions(command, { database: true }).action(
     run(async (dir: string, options: SyncOptions) => {
-      const info = await stat(dir).catch(() => null);
-      if (!info?.isDirectory()) throw new UsageError(`${dir}: not a directory (sync takes a rules directory)`);
+      await requireRulesDirectory(dir, 'sync');
       const context = await createContext(options);
       const url = resolveDatabaseUrl(options.db);
       const watch = options.watch === true;

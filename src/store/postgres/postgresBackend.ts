@@ -8,6 +8,8 @@ import { assertMigrated, migratePostgres } from './migrate.js';
 import { mapPostgresError } from './postgresErrors.js';
 import { postgresJsOptions, resolvePostgresConnection } from './postgresConnection.js';
 import { createPostgresWriter } from './postgresWriter.js';
+import { createQueryLimiter } from './queryLimiter.js';
+import { withDenseResults } from './denseResults.js';
 
 /** Options of the Postgres backend. */
 export interface PostgresBackendOptions {
@@ -36,6 +38,8 @@ type Json = Record<string, unknown>;
 // postgres.js, and ORDER BY then sorts the column, not a text alias.
 /** Rows per INSERT statement in a batch (5 parameters each, well under Postgres' 65,535). */
 const WRITE_CHUNK = 2000;
+/** How long the listen transport waits, at open, for its test NOTIFY (a transaction pooler never delivers it). */
+const LISTEN_PROBE_MS = 3000;
 
 /** Opens the Postgres backend: checks (or applies) the schema, then returns the dialect. */
 export async function openPostgresBackend(options: PostgresBackendOptions): Promise<Backend> {
@@ -43,16 +47,23 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   // One resolution of the URL (user, IPv6 host) for every connection of the store.
   const connection = resolvePostgresConnection(options.url);
   if (options.migrate) await migratePostgres(connection.url);
-  const sql: Sql = postgres(connection.url, postgresJsOptions(connection, {
-    max: options.maxConnections ?? 4,
-    onnotice: () => {},
-    connection: { application_name: 'ttp-rule-store' },
-  }));
-  const writeSql: Sql = postgres(connection.url, postgresJsOptions(connection, {
-    max: WRITE_CONNECTIONS,
-    onnotice: () => {},
-    connection: { application_name: 'ttp-rule-store:write' },
-  }));
+  const max = options.maxConnections ?? 4;
+  // Poll is the transport for transaction poolers (pgbouncer), which may run each
+  // transaction on another server connection: a named prepared statement made on
+  // one is missing (or another's) on the next, and a query pipelined behind a
+  // finished one can be answered after the pooler handed the server to another
+  // client. So on poll: unnamed statements, and at most one query per read-pool
+  // connection at a time (writes own a reserved connection for their transaction).
+  const pooled = options.transport === 'poll' ? { prepare: false } : {};
+  const repaired = (holes: number): void => log.warn({ event: 'store:postgres:sparse-result', holes }, 'repaired a driver result after a cancelled query');
+  const sql: Sql = withDenseResults(
+    postgres(connection.url, postgresJsOptions(connection, { max, onnotice: () => {}, connection: { application_name: 'ttp-rule-store' }, ...pooled })),
+    { onRepair: repaired, ...(options.transport === 'poll' ? { limit: createQueryLimiter(max) } : {}) },
+  );
+  const writeSql: Sql = withDenseResults(
+    postgres(connection.url, postgresJsOptions(connection, { max: WRITE_CONNECTIONS, onnotice: () => {}, connection: { application_name: 'ttp-rule-store:write' }, ...pooled })),
+    { onRepair: repaired },
+  );
   const writer = createPostgresWriter({ writes: writeSql, reads: sql, lockTimeoutMs: options.lockTimeoutMs });
   const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
@@ -233,8 +244,14 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
     createFeed: (): Feed =>
       options.transport === 'poll'
-        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: log })
-        : createListenFeed({ url: connection.url, channel: 'ttp_rule_event', safetyCheckMs: options.safetyCheckMs, logger: log }),
+        ? createPollFeed({ intervalMs: options.pollIntervalMs, logger: options.logger })
+        : createListenFeed({
+            url: connection.url,
+            channel: 'ttp_rule_event',
+            safetyCheckMs: options.safetyCheckMs,
+            logger: options.logger,
+            probe: { notify: async (channel) => void (await sql`SELECT pg_notify(${channel}, 'probe')`), timeoutMs: LISTEN_PROBE_MS },
+          }),
 
     close: async () => {
       await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })]);

@@ -21,17 +21,36 @@ export function isConnectionError(error: unknown): boolean {
   return CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
+/** Read operations are named "read …" (and "take a snapshot", "open"): their failures are never `WRITE_FAILED`. */
+const READ_OPERATION = /^(read|take a snapshot|open)\b/;
+
+/** What to tell a person for SQLSTATEs that mean "this deployment cannot get in". */
+const ADVICE: Record<string, string> = {
+  '53300': 'the server has no free connection slots (too many clients): raise max_connections, run fewer processes or a smaller maxConnections option, or put pgbouncer in front (with transport: \'poll\')',
+  '57P03': 'the server is not accepting connections right now (starting up, shutting down or in recovery): retry shortly',
+  '28P01': 'authentication failed: check the user and password in the URL (or PGPASSWORD) and pg_hba.conf',
+  '28000': 'the server refused this user (pg_hba.conf has no matching entry, or the role may not log in): check the URL\'s user and pg_hba.conf',
+  '3D000': 'the database does not exist: create it (createdb) or fix the database name in the URL',
+};
+
 /**
  * Maps a driver error to a {@link RuleStoreError} by SQLSTATE, keeping the
- * original as `cause`. `what` says what was being done, for the message.
+ * original as `cause`. `what` says what was being done, for the message; reads
+ * ("read …", "take a snapshot", "open") fail as `STORE_UNAVAILABLE`, never as
+ * `WRITE_FAILED`. Connection-slot exhaustion (53300), "cannot connect now"
+ * (57P03) and authentication failures (28P01, 28000) are `STORE_UNAVAILABLE`
+ * with a message saying what to do.
  */
 export function mapPostgresError(error: unknown, what: string): RuleStoreError {
   if (RuleStoreError.is(error)) return error;
   const e = error as { code?: string; message?: string; constraint_name?: string };
   const detail = e?.message ?? String(error);
+  const advice = e?.code === undefined ? undefined : ADVICE[e.code];
+  if (advice) return new StoreUnavailableError(`${what}: ${advice} (${e.code}: ${detail})`, { cause: error });
   if (isConnectionError(error)) {
     return new StoreUnavailableError(`${what}: the database is unavailable (${e.code}): ${detail}`, { cause: error });
   }
+  const read = READ_OPERATION.test(what);
   switch (e?.code) {
     case '42P01': // undefined_table
     case '42883': // undefined_function
@@ -45,17 +64,17 @@ export function mapPostgresError(error: unknown, what: string): RuleStoreError {
         `${what}: refused by the database constraint ${e.constraint_name ?? ''}`.trim(),
         { cause: error },
       );
-    case '3D000': // invalid_catalog_name: the database does not exist
-    case '28000': // invalid_authorization_specification
-    case '28P01': // invalid_password
-      return new StoreUnavailableError(`${what}: ${detail}`, { cause: error });
     case '55P03': // lock_not_available: lock_timeout expired (writes name the holder; see postgresWriter)
       return new RuleStoreError('LOCK_TIMEOUT', `${what}: ${detail}`, { cause: error });
     case '25006': // read_only_sql_transaction: a hot standby, or default_transaction_read_only
       return new RuleStoreError('WRITE_FAILED', `${what}: the database is read only (a hot standby?): ${detail}`, { cause: error });
     case '42501': // insufficient_privilege
-      return new RuleStoreError('WRITE_FAILED', `${what}: permission denied (${detail})`, { cause: error });
+      return read
+        ? new StoreUnavailableError(`${what}: permission denied (${detail}); grant the role ttp_rules_reader (sql/roles.sql)`, { cause: error })
+        : new RuleStoreError('WRITE_FAILED', `${what}: permission denied (${detail})`, { cause: error });
     default:
-      return new RuleStoreError('WRITE_FAILED', `${what}: ${detail}`, { cause: error });
+      return read
+        ? new StoreUnavailableError(`${what}: the database could not answer (${e?.code ?? 'no SQLSTATE'}): ${detail}`, { cause: error })
+        : new RuleStoreError('WRITE_FAILED', `${what}: ${detail}`, { cause: error });
   }
 }

@@ -265,7 +265,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       let seen = q.dataVersion.get();
       return createPollFeed({
         intervalMs: options.pollIntervalMs,
-        logger: log,
+        logger: options.logger,
         probe: () => {
           const now = q.dataVersion.get();
           if (now === seen) return false;
