@@ -103,9 +103,10 @@ async function diagnosePostgres(url: string, options: Required<DiagnoseOptions>)
     const applied = table?.name ? (await sql<{ name: string }[]>`SELECT name FROM ${sql(MIGRATIONS_TABLE)} ORDER BY run_on, name`).map((r) => r.name) : [];
     const known = knownMigrations();
     const missing = known.filter((m) => !applied.includes(m));
-    const unknown = applied.filter((m) => !known.includes(m) && /^\d+_/.test(m));
+    const unknown = applied.filter((m) => !known.includes(m) && /^\d{4}_/.test(m));
     if (missing.length > 0) checks.push(fail('schema', `missing ${missing.join(', ')}: run \`npx ttp-rules migrate\``));
-    else if (unknown.length > 0) checks.push(warn('schema', `applied migrations this version does not know (${unknown.join(', ')}): upgrade ttp-rule-store`));
+    // openRuleStore refuses such a database (SCHEMA_TOO_NEW): a failure, not a warning.
+    else if (unknown.length > 0) checks.push(fail('schema', `applied migrations this version does not know (${unknown.join(', ')}): upgrade ttp-rule-store`));
     else checks.push(ok('schema', `${known.join(', ')} applied`));
 
     if (missing.length === 0) {

@@ -12,6 +12,7 @@ import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
 import { replayThenLive } from './replay.js';
 import { checkPosition } from '../domain/ruleChange.js';
+import { createReadHealth } from './readHealth.js';
 import { createRetention } from './retention.js';
 import type { RuleSnapshot, RuleStore } from './ruleStore.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -24,6 +25,8 @@ export interface StoreSettings {
   strict: boolean;
   maxRuleBytes: number;
   tracing: Tracing;
+  /** A log reader that has failed for this long logs at error level (ms). */
+  stallWarnMs: number;
 }
 
 /** How far back to look for the last good version of a rule whose current row is bad. */
@@ -73,14 +76,16 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     errors.next(error);
   };
   const { tracing } = settings;
+  const health = createReadHealth({ logger: log, stallWarnMs: settings.stallWarnMs, onError: reportError });
   const expiry = createExpiryScheduler(backend, log, () => afterWrite(), reportError);
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
-  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, tracing, errorsObserved: () => errors.observed });
+  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, health, tracing, errorsObserved: () => errors.observed });
   const feed = backend.createFeed();
   const retention = createRetention(backend, log, (position) => store.changesSince(position));
   let closed = false;
+  let lastHead = 0n;
 
   const ensureOpen = (): void => {
     if (closed) throw new RuleStoreError('STORE_CLOSED', 'the rule store is closed');
@@ -313,7 +318,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     changesSince(position) {
       ensureOpen();
       const from = checkPosition(position);
-      return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onError: reportError });
+      return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onError: reportError, health });
     },
 
     prune: (options) => {
@@ -331,8 +336,9 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async stats() {
       ensureOpen();
-      const head = await backend.readHead();
       const watermark = reader.watermark;
+      // While reads fail, stats() still answers: with the last head it could read.
+      const head = await backend.readHead().then((h) => (lastHead = h), () => (lastHead > watermark ? lastHead : watermark));
       return {
         kind: backend.kind,
         transport: feed.transport,
@@ -343,6 +349,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
         reconnects: feed.reconnects,
         errors: errorCount,
         subscribers: reader.subscribers,
+        stalledSince: health.stalledSince,
         expiry: expiry.stats,
       };
     },
@@ -359,6 +366,7 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
       expiry.close();
       await feed.close();
       reader.close();
+      health.close();
       errors.complete();
       await backend.close();
       log.info({ component: 'store', event: 'store:close' }, 'rule store closed');

@@ -5,6 +5,7 @@ import type { RuleChange } from '../domain/ruleChange.js';
 import { decodeEvent, type LogEvent } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
 import type { Tracing } from '../observability/tracing.js';
+import type { ReadHealth } from './readHealth.js';
 
 /** Options of {@link createLogReader}. */
 export interface LogReaderOptions {
@@ -14,8 +15,10 @@ export interface LogReaderOptions {
   maxRuleBytes?: number;
   /** Called for every event read, decoded or not (the expiry scheduler watches state events). */
   onEvent?: (event: LogEvent) => void;
-  /** Called for every decoded error (a stored row that does not compile), and for read failures. */
+  /** Called for every decoded error (a stored row that does not compile). */
   onError: (error: RuleStoreError) => void;
+  /** Told of every failed read (it emits `FEED_ERROR`) and every successful one. */
+  health: ReadHealth;
   tracing: Tracing;
   /** Whether anyone listens for errors (a store nobody subscribes to skips compiling). */
   errorsObserved: () => boolean;
@@ -85,6 +88,7 @@ export function createLogReader(options: LogReaderOptions): LogReader {
     for (;;) {
       const events = await backend.readEvents(watermark, pageSize);
       if (closed) return;
+      options.health.progressed(reader);
       const now = new Date();
       for (const event of events) {
         // Advance before emitting: a subscriber that joins during this emission
@@ -128,7 +132,7 @@ export function createLogReader(options: LogReaderOptions): LogReader {
       if (closed) return;
       const mapped = RuleStoreError.is(error) ? error : new RuleStoreError('FEED_ERROR', `reading the event log failed: ${String(error)}`, { cause: error });
       log.warn({ event: 'log:reader:retry', err: mapped, retryMs }, 'reading the event log failed; retrying');
-      options.onError(mapped);
+      options.health.failed(reader, 'reading the event log', mapped, retryMs);
       retryTimer = setTimeout(() => {
         retryTimer = null;
         reader.pump('retry');

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { RuleStoreError } from '../domain/errors.js';
 import type { Backend } from './backend.js';
 import type { RuleStore } from './ruleStore.js';
+import { DEFAULT_STALL_WARN_MS } from './readHealth.js';
 
 // Everything heavier than this file is imported when a store is opened, and the
 // Postgres stack (postgres.js, pg-listen, node-pg-migrate) only for a postgres://
@@ -37,12 +38,24 @@ export interface OpenRuleStoreOptions {
   strict?: boolean;
   /** Largest rule document accepted, bytes (default 256 KiB). */
   maxRuleBytes?: number;
-  /** Events per log read (default 1000). */
+  /** Events per log read (default 1000); also the most live changes a `changesSince` buffers while it replays. */
   pageSize?: number;
+  /**
+   * A log read that keeps failing (retried with backoff, each failure a
+   * `FEED_ERROR` on `errors$`) is logged at error level once it has failed for
+   * this long, ms (default 30,000).
+   */
+  stallWarnMs?: number;
   /** A pino logger; the library is silent without one. */
   logger?: Logger;
   /** OpenTelemetry spans (default: on when TTP_RULES_TRACING=1). No-op unless the host installs an SDK. */
   tracing?: boolean;
+}
+
+function stallWarnMs(option: number | undefined): number {
+  if (option === undefined) return DEFAULT_STALL_WARN_MS;
+  if (!Number.isFinite(option) || option < 0) throw new RuleStoreError('CONFIG_INVALID', `stallWarnMs must be a number of milliseconds >= 0, got ${JSON.stringify(option)}`);
+  return option;
 }
 
 /** Default of {@link OpenRuleStoreOptions.lockTimeoutMs}. */
@@ -85,6 +98,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
   if (transport !== 'listen' && transport !== 'poll') {
     throw new RuleStoreError('CONFIG_INVALID', `transport must be 'listen' or 'poll', got ${JSON.stringify(transport)}`);
   }
+  const stallWarn = stallWarnMs(options.stallWarnMs);
   let backend: Backend;
   if (target.kind === 'postgres') {
     const { openPostgresBackend } = await import('./postgres/postgresBackend.js');
@@ -119,6 +133,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
     strict: options.strict ?? false,
     maxRuleBytes: options.maxRuleBytes ?? DEFAULT_MAX_RULE_BYTES,
     tracing: createTracing(tracingEnabled(options.tracing)),
+    stallWarnMs: stallWarn,
   });
 }
 

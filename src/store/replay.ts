@@ -5,6 +5,7 @@ import type { RuleChange } from '../domain/ruleChange.js';
 import { decodeEvent } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
 import type { LogReader } from './logReader.js';
+import type { ReadHealth } from './readHealth.js';
 
 /** Options of {@link replayThenLive}. */
 export interface ReplayOptions {
@@ -14,6 +15,8 @@ export interface ReplayOptions {
   pageSize: number;
   maxRuleBytes?: number;
   onError: (error: RuleStoreError) => void;
+  /** Told of every failed read (it emits `FEED_ERROR`) and every successful one. */
+  health: ReadHealth;
 }
 
 const RETRY_MAX_MS = 2000;
@@ -29,6 +32,12 @@ const RETRY_MAX_MS = 2000;
  * live. Every emission is filtered by `position > last`, which also covers a
  * consumer that is ahead of this store. A failed replay read is retried with
  * backoff from where it stopped, so a lost connection costs time, never data.
+ *
+ * Memory while replaying (a long catch-up, or one stalled on failing reads) is
+ * bounded: at most `pageSize` live changes are buffered. Beyond that the buffer
+ * is dropped, and once the replay reaches `upTo` it goes on reading the log up to
+ * the reader's new watermark (the log holds what was dropped), then tries the
+ * seam again.
  */
 export function replayThenLive(from: bigint, options: ReplayOptions): Observable<RuleChange> {
   const { backend, reader, pageSize } = options;
@@ -37,7 +46,22 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
     let last = from;
     let live = false;
     let closed = false;
+    let overflowed = false;
     const buffer: RuleChange[] = [];
+    const health = {}; // this subscription, as a consumer that can stall
+    const failed = (what: string, error: unknown, retryMs: number): void => {
+      log.warn({ event: 'log:replay:retry', err: error, retryMs }, `${what} failed; retrying`);
+      options.health.failed(health, `changesSince(${from}): ${what}`, error, retryMs);
+    };
+    const buffered = (change: RuleChange): void => {
+      if (overflowed) return;
+      if (buffer.length < pageSize) buffer.push(change);
+      else {
+        overflowed = true;
+        buffer.length = 0;
+        log.warn({ event: 'log:replay:overflow', from: from.toString(), buffered: pageSize }, 'live changes outran the replay: dropped from memory, to be read from the log');
+      }
+    };
     const emit = (change: RuleChange): void => {
       const position = BigInt(change.position);
       if (position <= last) return;
@@ -45,11 +69,11 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
       subscriber.next(change);
     };
     const liveSubscription = reader.changes$.subscribe({
-      next: (change) => (live ? emit(change) : buffer.push(change)),
+      next: (change) => (live ? emit(change) : buffered(change)),
       error: (error) => subscriber.error(error),
       complete: () => subscriber.complete(),
     });
-    const upTo = reader.watermark;
+    let upTo = reader.watermark;
 
     const replay = async (): Promise<void> => {
       let retryMs = 100;
@@ -66,9 +90,10 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
             );
             return;
           }
+          options.health.progressed(health);
           break;
         } catch (error) {
-          log.warn({ event: 'log:replay:retry', err: error, retryMs }, 'reading the log head failed; retrying');
+          failed('reading the log head', error, retryMs);
           await new Promise((resolve) => setTimeout(resolve, retryMs));
           retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
         }
@@ -87,10 +112,25 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           ),
         );
       }
-      while (!closed && last < upTo) {
+      for (;;) {
+        await replayTo(upTo);
+        if (closed || !overflowed) break;
+        // Every live change up to the reader's watermark has been emitted (and
+        // dropped) by now, and every later one reaches the buffer.
+        overflowed = false;
+        upTo = reader.watermark;
+      }
+      if (closed) return;
+      for (const change of buffer.splice(0)) emit(change);
+      live = true;
+    };
+    const replayTo = async (target: bigint): Promise<void> => {
+      let retryMs = 100;
+      while (!closed && last < target) {
         try {
-          const events = await backend.readEvents(last, pageSize, upTo);
+          const events = await backend.readEvents(last, pageSize, target);
           if (closed) return;
+          options.health.progressed(health);
           if (events.length === 0) break;
           const now = new Date();
           for (const event of events) {
@@ -105,18 +145,16 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           }
           retryMs = 100;
         } catch (error) {
-          log.warn({ event: 'log:replay:retry', err: error, retryMs }, 'replay read failed; retrying');
+          failed('reading the log', error, retryMs);
           await new Promise((resolve) => setTimeout(resolve, retryMs));
           retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
         }
       }
-      if (closed) return;
-      for (const change of buffer.splice(0)) emit(change);
-      live = true;
     };
     void replay().catch((error) => subscriber.error(error));
     return () => {
       closed = true;
+      options.health.progressed(health);
       liveSubscription.unsubscribe();
     };
   });

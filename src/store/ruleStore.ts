@@ -148,6 +148,12 @@ export interface StoreStats {
   readonly errors: number;
   /** Current subscriptions to the change stream (each `changesSince` counts). */
   readonly subscribers: number;
+  /**
+   * Since when a log read of this store (the live reader, or a `changesSince`
+   * replay) has been failing and retrying, each attempt a `FEED_ERROR` on
+   * `errors$`; null while every read succeeds. `head` and `lag` are then the last known.
+   */
+  readonly stalledSince: Date | null;
   /** This store's expiry reverts: failures, a pending retry, stopped on a read-only database (hot standby). */
   readonly expiry: ExpiryStats;
 }

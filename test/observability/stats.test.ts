@@ -17,7 +17,7 @@ after(async () => fx.teardown());
 
 test('stats(): position, head, lag, delivered, reconnects, errors, subscribers', async () => {
   const fresh = await store.stats();
-  assert.deepEqual({ ...fresh }, { kind: 'postgres', transport: 'listen', position: '0', head: '0', lag: '0', delivered: 0, reconnects: 0, errors: 0, subscribers: 0, expiry: { failures: 0, retrying: false, readOnly: false, lastError: null } });
+  assert.deepEqual({ ...fresh }, { kind: 'postgres', transport: 'listen', position: '0', head: '0', lag: '0', delivered: 0, reconnects: 0, errors: 0, subscribers: 0, stalledSince: null, expiry: { failures: 0, retrying: false, readOnly: false, lastError: null } });
 
   const changes = collect(store.changes$);
   const errors = collect<RuleStoreError>(store.errors$);

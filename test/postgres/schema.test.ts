@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { MigrationRequiredError, migrate, openRuleStore } from '../../src/index.js';
+import postgres from 'postgres';
+import { MigrationRequiredError, RuleStoreError, diagnose, migrate, openRuleStore } from '../../src/index.js';
 import { knownMigrations } from '../../src/store/postgres/migrate.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 
@@ -53,4 +54,29 @@ test('opening a store on a database without the schema says how to migrate', asy
   const store = await openRuleStore({ url: empty.url, migrate: true });
   assert.equal((await store.snapshot()).position, '0');
   await store.close();
+});
+
+test('a database migrated by a newer ttp-rule-store is refused with SCHEMA_TOO_NEW, by open and by migrate', async () => {
+  const newer = await createTestDatabase('schema_newer');
+  try {
+    const sql = postgres(newer.url, { max: 1, onnotice: () => {} });
+    await sql`INSERT INTO pgmigrations (name, run_on) VALUES ('9999_from_the_future', now()), ('1700000000000_another_apps_table', now())`;
+    await sql.end();
+    const refused = (e: unknown): boolean => {
+      assert.ok(RuleStoreError.is(e));
+      assert.equal(e.code, 'SCHEMA_TOO_NEW');
+      assert.match(e.message, /9999_from_the_future/);
+      assert.match(e.message, /upgrade ttp-rule-store/);
+      assert.doesNotMatch(e.message, /another_apps/, "another application's migrations are not ours");
+      return true;
+    };
+    await assert.rejects(openRuleStore({ url: newer.url }), refused);
+    await assert.rejects(openRuleStore({ url: newer.url, migrate: true }), refused);
+    await assert.rejects(migrate(newer.url), refused);
+    const schema = (await diagnose(newer.url)).find((c) => c.name === 'schema');
+    assert.equal(schema?.status, 'fail', 'doctor fails the schema check too');
+    assert.match(schema.detail, /9999_from_the_future.*upgrade ttp-rule-store/);
+  } finally {
+    await newer.drop();
+  }
 });
