@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CompiledRule } from '../domain/compileRule.js';
 import type { RuleChange } from '../domain/ruleChange.js';
+import { changeJson } from '../domain/changeJson.js';
 import { RULE_STATES, type RuleState } from '../domain/ruleState.js';
 import { parseSubject } from './subjects.js';
 
@@ -36,14 +37,6 @@ function seedFields(change: RuleChange): Pick<BusPayload, 'rule_id' | 'rule_vers
   return { rule_id: change.ruleId, state: change.state.state, set_by: change.state.setBy ?? change.actor };
 }
 
-/** The change itself, in the `watch --json` shape. */
-function changeBody(change: RuleChange): Record<string, unknown> {
-  const base = { kind: change.kind, ruleId: change.ruleId, position: change.position, actor: change.actor, at: change.at };
-  if (change.kind === 'definition') return { ...base, rule: change.rule };
-  if (change.kind === 'state') return { ...base, state: change.state, expired: change.expired };
-  return base;
-}
-
 /**
  * Builds the payload of `change`, published after `prevPosition`.
  *
@@ -51,7 +44,7 @@ function changeBody(change: RuleChange): Record<string, unknown> {
  */
 export function busPayload(change: RuleChange, prevPosition: string, options: { withChange?: boolean } = {}): BusPayload {
   const head = { ...seedFields(change), position: change.position, prev_position: prevPosition };
-  return options.withChange === false ? { ...head, truncated: true } : { ...head, change: changeBody(change) };
+  return options.withChange === false ? { ...head, truncated: true } : { ...head, change: changeJson(change) };
 }
 
 const encoder = new TextEncoder();

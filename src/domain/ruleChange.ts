@@ -12,7 +12,11 @@ interface ChangeBase {
   readonly at: Date;
 }
 
-/** A rule was created or its definition changed. `rule` carries the state in force. */
+/**
+ * A rule was created or its definition changed. `rule` carries the state row in
+ * force when it was written, as written (an `expiresAt` that has since passed
+ * included: apply `isActive` / `applyCeiling`).
+ */
 export interface DefinitionChange extends ChangeBase {
   readonly kind: 'definition';
   readonly rule: CompiledRule;
@@ -24,8 +28,11 @@ export interface DeletedChange extends ChangeBase {
 }
 
 /**
- * A rule's operational state changed. A cleared or expired state arrives as the
- * default state; `expired` is true when the store reverted it because `expiresAt` passed.
+ * A rule's operational state changed. `state` is the state as written, whenever
+ * the change is read (live or replayed): a state whose `expiresAt` has passed still
+ * arrives as set (engines apply `isActive` / `applyCeiling`, which treat it as the
+ * default). A cleared state arrives as the default; the revert of an expired state
+ * is its own change, the default with `expired: true`.
  */
 export interface StateChange extends ChangeBase {
   readonly kind: 'state';

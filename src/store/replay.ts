@@ -92,9 +92,8 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           const events = await backend.readEvents(last, pageSize, upTo);
           if (closed) return;
           if (events.length === 0) break;
-          const now = new Date();
           for (const event of events) {
-            const decoded = decodeEvent(event, now, options.maxRuleBytes);
+            const decoded = decodeEvent(event, options.maxRuleBytes);
             if (decoded instanceof RuleValidationError) {
               options.onError(decoded);
               last = event.position;
