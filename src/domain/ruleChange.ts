@@ -6,6 +6,13 @@ interface ChangeBase {
   readonly ruleId: string;
   /** Position in the event log, a decimal string; compare with `BigInt`. */
   readonly position: string;
+  /**
+   * The transaction that made the change (a decimal string: the first position it
+   * wrote): equal for every change of one transaction, increasing in commit order.
+   */
+  readonly commit: string;
+  /** True on the last change of its transaction: an engine may publish what it holds. */
+  readonly lastInCommit: boolean;
   /** Who made the change (`updated_by`, `set_by`, or the database role for hand edits). */
   readonly actor: string | null;
   /** When the change was committed to the log (database clock). */

@@ -45,6 +45,14 @@ export interface LogEvent {
    */
   readonly loginRole: string | null;
   readonly at: Date;
+  /**
+   * The transaction that wrote the event, as the first position it wrote: equal
+   * for every event of one transaction, increasing in commit order. Set by the
+   * backend's `readEvents` (elsewhere it defaults to the event's own position).
+   */
+  commit: bigint;
+  /** Whether no later event belongs to the same transaction (set by `readEvents`; true elsewhere). */
+  lastInCommit: boolean;
 }
 
 /** The actor recorded on the conditional delete that reverts an expired state. */
@@ -94,16 +102,18 @@ export function decodeEvent(event: LogEvent, maxBytes?: number): RuleChange | Ru
   const position = event.position.toString();
   const actor = event.actor;
   const at = event.at;
+  const commit = event.commit.toString();
+  const lastInCommit = event.lastInCommit;
   try {
     if (event.entity === 'rule') {
-      if (event.op === 'delete' || event.rule === null) return Object.freeze({ kind: 'deleted' as const, ruleId, position, actor, at });
+      if (event.op === 'delete' || event.rule === null) return Object.freeze({ kind: 'deleted' as const, ruleId, position, commit, lastInCommit, actor, at });
       const rule = compileRow(event.rule, stateFromRow(event.state), maxBytes);
-      return Object.freeze({ kind: 'definition' as const, ruleId, position, actor, at, rule });
+      return Object.freeze({ kind: 'definition' as const, ruleId, position, commit, lastInCommit, actor, at, rule });
     }
     if (event.op === 'delete' || event.state === null) {
-      return Object.freeze({ kind: 'state' as const, ruleId, position, actor, at, state: DEFAULT_RULE_STATE, expired: event.actor === EXPIRY_ACTOR });
+      return Object.freeze({ kind: 'state' as const, ruleId, position, commit, lastInCommit, actor, at, state: DEFAULT_RULE_STATE, expired: event.actor === EXPIRY_ACTOR });
     }
-    return Object.freeze({ kind: 'state' as const, ruleId, position, actor, at, state: stateFromRow(event.state), expired: false });
+    return Object.freeze({ kind: 'state' as const, ruleId, position, commit, lastInCommit, actor, at, state: stateFromRow(event.state), expired: false });
   } catch (error) {
     if (error instanceof RuleValidationError) return error.at(position);
     throw error;

@@ -62,7 +62,7 @@ for (const backend of BACKENDS) {
       const expected = live.items.map(line);
       const count = live.items.length;
       // The same store's replay, a fresh store's replay, and a named consumer's.
-      const replayed = await firstValueFrom(store.changesSince(0).pipe(take(count), toArray()));
+      const replayed = await firstValueFrom(store.changesSince(0n).pipe(take(count), toArray()));
       assert.deepEqual(replayed.map(line), expected);
       const fresh = await fx.open();
       const fromFresh = await firstValueFrom(fresh.changesSince('0').pipe(take(count), toArray()));
