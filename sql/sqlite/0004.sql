@@ -29,3 +29,11 @@ BEGIN
   INSERT INTO ttp_rule_event_commit (position, commit_position)
   SELECT NEW.position, first_position FROM ttp_rule_txn_mark WHERE first_position <> NEW.position;
 END;
+
+-- Reads of the past (snapshot({ at }), Postgres 0006): compaction deletes an event
+-- once a later one for the same rule and entity exists, even one above the prune
+-- point, so a read at P is exact only if every deleted event was superseded at or
+-- below P. readable_from records the highest such successor (the library's prune
+-- computes it in the same transaction); a read below it fails with LOG_TRUNCATED.
+ALTER TABLE ttp_rule_log_meta ADD COLUMN readable_from INTEGER NOT NULL DEFAULT 0;
+UPDATE ttp_rule_log_meta SET readable_from = (SELECT coalesce(max(position), 0) FROM ttp_rule_event) WHERE pruned_through > 0;

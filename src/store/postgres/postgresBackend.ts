@@ -188,6 +188,21 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         return rows.map((r) => String(r['rule_id']));
       }),
 
+    readLatestEvents: (upTo) =>
+      guard('read the event log', async () => {
+        const rows = await sql`
+          SELECT DISTINCT ON (rule_id, entity) position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at
+            FROM ttp_rule_event WHERE position <= ${upTo.toString()}::bigint
+           ORDER BY rule_id, entity, position DESC`;
+        return rows.map((r) => logEvent(r as Json));
+      }),
+
+    readReadableFrom: () =>
+      guard('read the log retention', async () => {
+        const [row] = await sql<{ p: string }[]>`SELECT readable_from::text AS p FROM ttp_rule_log_meta`;
+        return BigInt(row?.p ?? '0');
+      }),
+
     readPrunedThrough: () =>
       guard('read the log retention', async () => {
         const [row] = await sql<{ p: string }[]>`SELECT pruned_through::text AS p FROM ttp_rule_log_meta`;

@@ -87,6 +87,15 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     eventsAfter: prepareEvents(`
       SELECT ${EVENT_COLUMNS}, (SELECT c.commit_position FROM ttp_rule_event_commit c WHERE c.position = ttp_rule_event.position) AS commit_position
         FROM ttp_rule_event WHERE position > ? ORDER BY position LIMIT ?`),
+    latestEvents: prepareEvents(`
+      SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
+       WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
+    readableFrom: prepare('SELECT readable_from AS p FROM ttp_rule_log_meta').safeIntegers(true),
+    // Before compaction: the highest successor of an event it will delete (see 0004.sql).
+    pruneSuccessor: prepare(`
+      SELECT max((SELECT min(s.position) FROM ttp_rule_event s WHERE s.rule_id = e.rule_id AND s.entity = e.entity AND s.position > e.position)) AS p
+        FROM ttp_rule_event e WHERE e.position <= @before`).safeIntegers(true),
+    setReadableFrom: prepare('UPDATE ttp_rule_log_meta SET readable_from = max(readable_from, ?)'),
     setTxnMark: prepare('INSERT OR REPLACE INTO ttp_rule_txn_mark (id, first_position) VALUES (1, NULL)'),
     clearTxnMark: prepare('DELETE FROM ttp_rule_txn_mark'),
     pruneCommits: prepare('DELETE FROM ttp_rule_event_commit WHERE position <= @before AND position NOT IN (SELECT position FROM ttp_rule_event WHERE position <= @before)'),
@@ -249,16 +258,26 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       return write('revert expired states', withActor(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null }))));
     },
 
+    readLatestEvents: (upTo) => read('read the event log', () => q.latestEvents.all(upTo).map(decodeEvent)),
+
+    readReadableFrom: () => read('read the log retention', () => BigInt(q.readableFrom.get()?.['p'] as bigint)),
+
     readPrunedThrough: () => read('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
 
     readPositionBefore: (cutoff) => read('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
 
     pruneLog: (before) =>
       write('prune the event log', () => {
+        // Every event at or below `before` that has a successor is deleted: the
+        // highest successor is where exact reads of the past begin.
+        const successor = q.pruneSuccessor.get({ before })?.['p'];
         const gone = q.prune.all({ before });
         q.pruneCommits.run({ before });
         const newest = gone.reduce((max, r) => (BigInt(r['position'] as bigint) > max ? BigInt(r['position'] as bigint) : max), 0n);
-        if (newest > 0n) q.setPrunedThrough.run(newest);
+        if (newest > 0n) {
+          q.setPrunedThrough.run(newest);
+          if (successor !== null && successor !== undefined) q.setReadableFrom.run(successor);
+        }
         return gone.length;
       }),
 
