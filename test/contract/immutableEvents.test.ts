@@ -71,6 +71,8 @@ for (const backend of BACKENDS) {
       const fromConsumer = await firstValueFrom(consumer.changes().pipe(take(count), toArray()));
       assert.deepEqual(fromConsumer.map(line), expected);
       assert.equal(fromConsumer.at(-1)!.position, head);
+      await consumer.remove();
+      await fresh.close();
     });
 
     test('watchRules holds the state as written and dispatches it as the default once expired', async () => {
