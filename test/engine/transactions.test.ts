@@ -82,6 +82,26 @@ for (const backend of BACKENDS) {
       assert.ok(seen.filter((i) => !i.byId.has('BIG_SENTINEL')).length <= 1);
     });
 
+    if (backend === 'sqlite') {
+      test('a hand transaction in the sqlite3 shell is not grouped: each of its events is a commit of its own', async () => {
+        const raw = fx.raw();
+        await raw.run(`INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by) VALUES ('HS_OLD', 1, 'shell', $1, 'op')`, [ruleYaml('HS_OLD')]);
+        const changes = collect(store.changes$);
+        await raw.run('BEGIN');
+        await raw.run(`DELETE FROM ttp_rule WHERE rule_id = 'HS_OLD'`);
+        await raw.run(`INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by) VALUES ('HS_NEW', 1, 'shell', $1, 'op')`, [ruleYaml('HS_NEW')]);
+        await raw.run('COMMIT');
+        await changes.waitFor((items) => items.some((c) => c.ruleId === 'HS_NEW'), 10_000, 'the hand insert');
+        changes.stop();
+        const mine = changes.items.filter((c) => c.ruleId === 'HS_NEW' || (c.ruleId === 'HS_OLD' && c.kind === 'deleted'));
+        assert.equal(mine.length, 2);
+        for (const change of mine) {
+          assert.equal(change.commit, change.position);
+          assert.equal(change.lastInCommit, true);
+        }
+      });
+    }
+
     if (backend !== 'sqlite') {
       test('a hand transaction (BEGIN … COMMIT in psql) that swaps two rules yields exactly one new index', async () => {
         const raw = fx.raw();
