@@ -14,7 +14,7 @@
  *
  * Ids for --only: commit, notify, notifyPgListen, floor, listenCross,
  * listenCrossState, listenSameStore, pollCross, sqliteCross, seedPoll, fanOut,
- * idle, throughput, catchUp, coldStart, tracing, swarm, nats, cliStartup, sse, cpu.
+ * idle, throughput, catchUp, coldStart, readPast, tracing, swarm, nats, cliStartup, sse, cpu.
  *
  * Processes: the writers, the catch-up consumer and the swarm's master and
  * workers are child processes; the ones whose memory is measured (catch-up,
@@ -37,6 +37,7 @@ import { measureFanOut } from './scenarios/fanOut.js';
 import { measureThroughput } from './scenarios/throughput.js';
 import { measureCatchUp } from './scenarios/catchUp.js';
 import { measureColdStart } from './scenarios/coldStart.js';
+import { measureReadPast } from './scenarios/readPast.js';
 import { measureCliStartup } from './scenarios/cliStartup.js';
 import { measureTracingCost } from './scenarios/tracingCost.js';
 import { measureSwarm } from './scenarios/swarm.js';
@@ -63,6 +64,7 @@ const plan = args.quick
       throughput: { writers: 4, perWriter: 100, rounds: 1, warmup: 20 },
       catchUp: { changes: 10_000, definitionsOnly: true },
       coldStart: { rules: 2000, reps: 2 },
+      readPast: { rules: 1000, events: 10_000, reps: 3 },
       cliStartup: { reps: 5 },
       tracing: { rounds: 2, perBlock: 100 },
       swarm: { workers: 4, files: 100, bigRules: 2000, memoryWorkers: 2 },
@@ -75,6 +77,7 @@ const plan = args.quick
       throughput: { writers: 4, perWriter: 500, rounds: 3, warmup: 50 },
       catchUp: { changes: 100_000, definitionsOnly: true },
       coldStart: { rules: 10_000, reps: 3 },
+      readPast: { rules: 10_000, events: 100_000, reps: 10 },
       cliStartup: { reps: 20 },
       tracing: { rounds: 5, perBlock: 400 },
       swarm: { workers: 16, files: 500, bigRules: 10_000, memoryWorkers: 4 },
@@ -355,6 +358,14 @@ async function main(): Promise<void> {
   if (wanted('coldStart')) {
     log(`cold start: snapshot of ${plan.coldStart.rules} rules`);
     families.coldStart = await withDatabase('coldstart', (cdb) => measureColdStart(cdb.url, { ...plan.coldStart, log }));
+  }
+
+  if (wanted('readPast')) {
+    // Printed only (not yet in results.json / the README table): see bench/scenarios/readPast.ts.
+    log(`reads of the past: snapshot({ at }) over ${plan.readPast.events} events of ${plan.readPast.rules} rules; a ${plan.readPast.rules}-rule transaction through watchRules`);
+    const r = await withDatabase('readpast', (rdb) => measureReadPast(rdb.url, { ...plan.readPast, log }));
+    log(`  snapshot() ${r.snapshotMs.toFixed(1)} ms, snapshot({ at }) ${r.snapshotAtMs.toFixed(1)} ms: ${r.ratio.toFixed(2)}× (target ≤ 3×)`);
+    log(`  ${r.transactionRules}-rule transaction: ${r.transactionIndexes} new index after ${r.transactionMs.toFixed(0)} ms; RSS ${r.rssBeforeMb.toFixed(0)} MB before, peak ${r.rssPeakMb.toFixed(0)} MB`);
   }
 
   if (wanted('tracing')) {

@@ -7,6 +7,7 @@ export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, DEFAULT_LOCK_TIMEOUT_MS, t
 export type {
   RuleStore,
   RuleSnapshot,
+  SnapshotOptions,
   UpsertRuleOptions,
   UpsertRuleResult,
   RuleDocumentInput,

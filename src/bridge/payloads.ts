@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CompiledRule } from '../domain/compileRule.js';
 import type { RuleChange } from '../domain/ruleChange.js';
+import { changeJson } from '../domain/changeJson.js';
 import { RULE_STATES, type RuleState } from '../domain/ruleState.js';
 import { parseSubject } from './subjects.js';
 
@@ -10,7 +11,8 @@ import { parseSubject } from './subjects.js';
  * state `{rule_id, state, set_by}`, expiry revert `{rule_id, auto_revert: true}`),
  * then `position` and `prev_position` (decimal strings: the change's log position
  * and that of the previous change this bridge published, so a subscriber can tell
- * a missed message from a hole in the positions), then `change`: the whole
+ * a missed message from a hole in the positions), `commit` and `last_in_commit`
+ * (the change's transaction, see `RuleChange.commit`), then `change`: the whole
  * {@link RuleChange} as `ttp-rules watch --json` prints it (dates as ISO strings),
  * so a bus-fed engine needs no database read per change. A change too large for
  * the server's `max_payload` is sent without `change` and with `truncated: true`.
@@ -24,6 +26,10 @@ export interface BusPayload {
   readonly auto_revert?: true;
   readonly position: string;
   readonly prev_position: string;
+  /** The change's transaction (`RuleChange.commit`): equal for every message of one transaction. */
+  readonly commit: string;
+  /** Whether this is the last message of its transaction. */
+  readonly last_in_commit: boolean;
   readonly change?: Record<string, unknown>;
   readonly truncated?: true;
 }
@@ -36,22 +42,14 @@ function seedFields(change: RuleChange): Pick<BusPayload, 'rule_id' | 'rule_vers
   return { rule_id: change.ruleId, state: change.state.state, set_by: change.state.setBy ?? change.actor };
 }
 
-/** The change itself, in the `watch --json` shape. */
-function changeBody(change: RuleChange): Record<string, unknown> {
-  const base = { kind: change.kind, ruleId: change.ruleId, position: change.position, actor: change.actor, at: change.at };
-  if (change.kind === 'definition') return { ...base, rule: change.rule };
-  if (change.kind === 'state') return { ...base, state: change.state, expired: change.expired };
-  return base;
-}
-
 /**
  * Builds the payload of `change`, published after `prevPosition`.
  *
  * @example busPayload(change, '41') // { rule_id, rule_version, position: '42', prev_position: '41', change: {…} }
  */
 export function busPayload(change: RuleChange, prevPosition: string, options: { withChange?: boolean } = {}): BusPayload {
-  const head = { ...seedFields(change), position: change.position, prev_position: prevPosition };
-  return options.withChange === false ? { ...head, truncated: true } : { ...head, change: changeBody(change) };
+  const head = { ...seedFields(change), position: change.position, prev_position: prevPosition, commit: change.commit, last_in_commit: change.lastInCommit };
+  return options.withChange === false ? { ...head, truncated: true } : { ...head, change: changeJson(change) };
 }
 
 const encoder = new TextEncoder();
@@ -86,7 +84,8 @@ const ruleSchema = z.object({
   evidenceFields: z.array(z.string()),
   state: stateSchema,
 });
-const base = { ruleId: z.string(), position: decimal, actor: z.string().nullable(), at: isoDate };
+// commit / lastInCommit: absent from a bridge older than issue 14 (each change its own commit).
+const base = { ruleId: z.string(), position: decimal, commit: decimal.optional(), lastInCommit: z.boolean().optional(), actor: z.string().nullable(), at: isoDate };
 const changeSchema = z.discriminatedUnion('kind', [
   z.object({ ...base, kind: z.literal('definition'), rule: ruleSchema }),
   z.object({ ...base, kind: z.literal('deleted') }),
@@ -139,7 +138,7 @@ export function decodeBusMessage(subject: string, data: Uint8Array, prefix: stri
   if (envelope.data.change === undefined) return without('the message carries no change (truncated)');
   const parsed = changeSchema.safeParse(envelope.data.change);
   if (!parsed.success) return without(`malformed change: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300)}`);
-  const change = parsed.data;
+  const change = { ...parsed.data, commit: parsed.data.commit ?? parsed.data.position, lastInCommit: parsed.data.lastInCommit ?? true };
   const target = parseSubject(subject, prefix);
   const expectedKind = change.kind === 'state' ? 'state' : 'reloaded';
   if (!target || target.ruleId !== change.ruleId || target.kind !== expectedKind || change.ruleId !== envelope.data.rule_id || change.position !== envelope.data.position) {
@@ -147,5 +146,6 @@ export function decodeBusMessage(subject: string, data: Uint8Array, prefix: stri
   }
   if (change.kind === 'definition' && change.rule.ruleId !== change.ruleId) return without('the rule does not match its rule id');
   if (position <= prevPosition) return without('prev_position is not below position');
+  if (BigInt(change.commit) > position) return without('commit is after position');
   return { position, prevPosition, change: deepFreeze(change as RuleChange & { rule?: CompiledRule; state?: RuleState }) as RuleChange, problem: null };
 }

@@ -21,7 +21,7 @@ export function errorJson(error: RuleStoreError): Record<string, unknown> {
  * @example JSON.stringify(changeJson(change)) // {"kind":"state","ruleId":…,"position":"42",…}
  */
 export function changeJson(change: RuleChange): Record<string, unknown> {
-  const base = { kind: change.kind, ruleId: change.ruleId, position: change.position, actor: change.actor, at: change.at };
+  const base = { kind: change.kind, ruleId: change.ruleId, position: change.position, commit: change.commit, lastInCommit: change.lastInCommit, actor: change.actor, at: change.at };
   if (change.kind === 'definition') return { ...base, rule: change.rule };
   if (change.kind === 'state') return { ...base, state: change.state, expired: change.expired };
   return base;

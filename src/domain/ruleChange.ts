@@ -6,13 +6,24 @@ interface ChangeBase {
   readonly ruleId: string;
   /** Position in the event log, a decimal string; compare with `BigInt`. */
   readonly position: string;
+  /**
+   * The transaction that made the change (a decimal string: the first position it
+   * wrote): equal for every change of one transaction, increasing in commit order.
+   */
+  readonly commit: string;
+  /** True on the last change of its transaction: an engine may publish what it holds. */
+  readonly lastInCommit: boolean;
   /** Who made the change (`updated_by`, `set_by`, or the database role for hand edits). */
   readonly actor: string | null;
   /** When the change was committed to the log (database clock). */
   readonly at: Date;
 }
 
-/** A rule was created or its definition changed. `rule` carries the state in force. */
+/**
+ * A rule was created or its definition changed. `rule` carries the state row in
+ * force when it was written, as written (an `expiresAt` that has since passed
+ * included: apply `isActive` / `applyCeiling`).
+ */
 export interface DefinitionChange extends ChangeBase {
   readonly kind: 'definition';
   readonly rule: CompiledRule;
@@ -24,8 +35,11 @@ export interface DeletedChange extends ChangeBase {
 }
 
 /**
- * A rule's operational state changed. A cleared or expired state arrives as the
- * default state; `expired` is true when the store reverted it because `expiresAt` passed.
+ * A rule's operational state changed. `state` is the state as written, whenever
+ * the change is read (live or replayed): a state whose `expiresAt` has passed still
+ * arrives as set (engines apply `isActive` / `applyCeiling`, which treat it as the
+ * default). A cleared state arrives as the default; the revert of an expired state
+ * is its own change, the default with `expired: true`.
  */
 export interface StateChange extends ChangeBase {
   readonly kind: 'state';

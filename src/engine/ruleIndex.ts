@@ -100,6 +100,63 @@ export function applyChangesToIndex(index: RuleIndex, changes: readonly RuleChan
   return freezeIndex(last.position, byId, byKind);
 }
 
+/**
+ * Holds changes until their transaction ends: {@link RuleIndex}es are published
+ * only at commit ends (a change with `lastInCommit`), so an engine never runs with
+ * half a transaction. `push` changes in position order, then `flush` (once per
+ * burst): every change is applied to a working index at once (memory: one index
+ * and one burst, however large the transaction); the working index is returned
+ * for publishing when the last change pushed that ends a transaction has been
+ * applied, and the part of the burst after it stays held.
+ */
+export interface CommitBuffer {
+  /** The index with every change applied so far (possibly mid-transaction). */
+  readonly working: RuleIndex;
+  /** The last index published (at a commit end). */
+  readonly published: RuleIndex;
+  push(change: RuleChange): void;
+  /** Applies what was pushed; returns the new index to publish, or null (nothing ended, or nothing held changed). */
+  flush(): RuleIndex | null;
+}
+
+/** Creates a {@link CommitBuffer} over `index` (which must be at a commit end). */
+export function createCommitBuffer(index: RuleIndex, predicate: RulePredicate = () => true): CommitBuffer {
+  let working = index;
+  let published = index;
+  let pending: RuleChange[] = [];
+  return {
+    get working() {
+      return working;
+    },
+    get published() {
+      return published;
+    },
+    push(change) {
+      pending.push(change);
+    },
+    flush() {
+      const batch = pending;
+      pending = [];
+      let end = -1;
+      for (let i = batch.length - 1; i >= 0; i--) {
+        if (batch[i]!.lastInCommit) {
+          end = i;
+          break;
+        }
+      }
+      if (end < 0) {
+        working = applyChangesToIndex(working, batch, predicate);
+        return null;
+      }
+      working = applyChangesToIndex(working, end === batch.length - 1 ? batch : batch.slice(0, end + 1), predicate);
+      const concerned = working.byId !== published.byId;
+      published = working;
+      if (end < batch.length - 1) working = applyChangesToIndex(working, batch.slice(end + 1), predicate);
+      return concerned ? published : null;
+    },
+  };
+}
+
 /** The JSON form of an index, for an engine that wants a warm restart from its last position. */
 export interface RuleIndexJson {
   readonly position: string;

@@ -1,7 +1,6 @@
 import { Observable } from 'rxjs';
 import type { RuleStore } from '../store/ruleStore.js';
-import { applyChangesToIndex, createRuleIndex, type RuleIndex, type RulePredicate } from './ruleIndex.js';
-import type { RuleChange } from '../domain/ruleChange.js';
+import { createCommitBuffer, createRuleIndex, type RuleIndex, type RulePredicate } from './ruleIndex.js';
 
 /** Options of {@link watchRules}. */
 export interface WatchRulesOptions {
@@ -18,8 +17,9 @@ export interface WatchRulesOptions {
  * The engine's view of the rules: an observable of immutable {@link RuleIndex}
  * snapshots. It takes `snapshot()` and then follows `changesSince(snapshot.position)`,
  * so nothing falls between loading and subscribing. The first index is emitted
- * once the snapshot is loaded, then a new one whenever changes that concern the
- * held rules arrive (changes delivered together — a page of the log — make one).
+ * once the snapshot is loaded, then a new one at the end of every transaction
+ * (`lastInCommit`) that concerns the held rules: an engine never sees half a
+ * transaction, and transactions delivered together (a page of the log) make one.
  *
  * @example
  * watchRules(store, { predicate: (r) => r.appliesTo.includes('command') })
@@ -36,23 +36,27 @@ export function watchRules(store: RuleStore, options: WatchRulesOptions = {}): O
     start
       .then((first) => {
         if (closed) return;
-        let index = first;
-        subscriber.next(index);
-        // Changes that arrive together (a page of the log) are applied as one batch
-        // and give one index: each change still applies whole, and a burst costs
-        // one copy of the maps instead of one per change.
-        let pending: RuleChange[] = [];
+        subscriber.next(first);
+        // A new index only at the end of a transaction (lastInCommit): a 500-rule
+        // transaction is one index, and an engine never holds half of one. Changes
+        // that arrive together (a page of the log) are applied as one batch: each
+        // change still applies whole, and a burst costs one copy of the maps. A
+        // transaction larger than a page is applied page by page to a working index
+        // that is published at its end: memory is one index plus one page.
+        const buffer = createCommitBuffer(first, predicate);
+        let queued = false;
         const flush = (): void => {
-          const batch = pending;
-          pending = [];
-          const next = applyChangesToIndex(index, batch, predicate);
-          const concerned = next.byId !== index.byId;
-          index = next;
-          if (concerned && !closed) subscriber.next(index);
+          queued = false;
+          const next = buffer.flush();
+          if (next && !closed) subscriber.next(next);
         };
-        inner = store.changesSince(index.position).subscribe({
+        inner = store.changesSince(first.position).subscribe({
           next: (change) => {
-            if (pending.push(change) === 1) queueMicrotask(flush);
+            buffer.push(change);
+            if (!queued) {
+              queued = true;
+              queueMicrotask(flush);
+            }
           },
           error: (error) => subscriber.error(error),
           complete: () => subscriber.complete(),

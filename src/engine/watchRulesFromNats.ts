@@ -9,7 +9,7 @@ import type { BusMessage } from '../bridge/payloads.js';
 import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from '../bridge/subjects.js';
 import { subscribeBus } from './busSubscription.js';
 import { readLogUntil, type LogRead } from './readLogUntil.js';
-import { applyChangesToIndex, createRuleIndex, type RuleIndex } from './ruleIndex.js';
+import { createCommitBuffer, createRuleIndex, type CommitBuffer, type RuleIndex } from './ruleIndex.js';
 import type { WatchRulesOptions } from './watchRules.js';
 
 /**
@@ -77,7 +77,12 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
   return new Observable<RuleIndex>((subscriber) => {
     const log = baseLog;
     const emit = (event: BusEngineEvent): void => options.onEvent?.(event);
-    let index: RuleIndex | null = null;
+    /**
+     * What the engine holds: `working` has every change applied (it may stand in
+     * the middle of a transaction, and positions chain from it); `published` is
+     * the last index emitted, always at the end of a transaction.
+     */
+    let buffer: CommitBuffer | null = null;
     let closed = false;
     /** Bus messages not applied yet, with their arrival number. */
     let pending: (BusMessage & { arrival: number })[] = [];
@@ -95,18 +100,38 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
     let resolveLive: () => void = () => {};
     const firstLive = new Promise<void>((resolve) => (resolveLive = resolve));
 
-    /** Applies changes (in position order) as one batch: one new index, one copy of the maps. */
+    /**
+     * Applies changes (in position order) as one batch: one copy of the maps, and a
+     * new index only when a transaction ends (`lastInCommit`), as in `watchRules`.
+     */
     const applyAll = (changes: readonly RuleChange[]): void => {
-      if (!index || closed) return;
-      const held = BigInt(index.position);
-      const fresh = changes.filter((change) => BigInt(change.position) > held);
-      if (fresh.length === 0) return;
-      const next = applyChangesToIndex(index, fresh, predicate);
-      const concerned = next.byId !== index.byId;
-      index = next;
-      if (concerned) subscriber.next(index);
+      for (const change of changes) push(change);
+      flush();
     };
-    const apply = (change: RuleChange): void => applyAll([change]);
+    /** The position of the last change pushed (the working index's once flushed). */
+    let held = 0n;
+    let flushQueued = false;
+    const push = (change: RuleChange): void => {
+      if (!buffer || closed) return;
+      const position = BigInt(change.position);
+      if (position <= held) return;
+      held = position;
+      buffer.push(change);
+    };
+    const flush = (): void => {
+      flushQueued = false;
+      if (!buffer || closed) return;
+      const next = buffer.flush();
+      if (next) subscriber.next(next);
+    };
+    /** A catch-up hands over its changes one by one, a page per tick: one flush per page. */
+    const apply = (change: RuleChange): void => {
+      push(change);
+      if (!flushQueued) {
+        flushQueued = true;
+        queueMicrotask(flush);
+      }
+    };
 
     const owe = (target: bigint): void => {
       owed = { target: owed && owed.target > target ? owed.target : target };
@@ -118,8 +143,8 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       // Messages that chain are applied together: a burst on the bus costs one copy
       // of the index, not one per message.
       const batch: RuleChange[] = [];
-      let last = index ? BigInt(index.position) : 0n;
-      while (index && !catching && !closed && pending.length > 0) {
+      let last = held;
+      while (buffer && !catching && !closed && pending.length > 0) {
         const message = pending[0]!;
         if (message.position <= last) {
           pending.shift(); // a duplicate, or older than what we hold
@@ -162,11 +187,13 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
           let timer: NodeJS.Timeout | undefined;
           await Promise.race([store.waitForPosition(target), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]).finally(() => clearTimeout(timer));
         }
-        if (closed || !index) return;
-        read = readLogUntil(store, BigInt(index.position), apply);
+        if (closed || !buffer) return;
+        read = readLogUntil(store, held, apply);
         const { changes, head } = await read.done;
-        log.info({ event: 'engine:nats:caught-up', position: index.position, head: head.toString(), changes }, 'caught up from the database');
-        emit({ type: 'caught-up', position: index.position, changes });
+        flush();
+        const position = held.toString();
+        log.info({ event: 'engine:nats:caught-up', position, head: head.toString(), changes }, 'caught up from the database');
+        emit({ type: 'caught-up', position, changes });
       } finally {
         read = null;
         await release();
@@ -175,13 +202,13 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
 
     /** Reads the log until no catch-up is owed, retrying failures with backoff. */
     const catchUp = async (): Promise<void> => {
-      if (catching || !index || closed) return;
+      if (catching || !buffer || closed) return;
       catching = true;
       while (owed && !closed) {
         const { target } = owed;
         owed = null;
         const startedAt = arrivals + 1;
-        emit({ type: 'catch-up', after: index.position, target: target > 0n ? target.toString() : null });
+        emit({ type: 'catch-up', after: held.toString(), target: target > 0n ? target.toString() : null });
         for (let delay = retryMinMs; !closed; delay = Math.min(delay * 2, retryMaxMs)) {
           try {
             await readOnce(target);
@@ -244,7 +271,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
           .then(() => {
             live = true;
             resolveLive();
-            if (index) owe(0n);
+            if (buffer) owe(0n);
           })
           .catch(() => {});
       },
@@ -270,8 +297,9 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         }
       }
       if (closed) return;
-      index = first;
-      subscriber.next(index);
+      buffer = createCommitBuffer(first, predicate);
+      held = BigInt(first.position);
+      subscriber.next(first);
       if (options.from || !liveBefore) owe(0n);
       drain();
     };

@@ -1,7 +1,7 @@
 import { toCompiledRule, type CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
-import { DEFAULT_RULE_STATE, RULE_STATES, effectiveState, type RuleState, type RuleStateName } from '../domain/ruleState.js';
+import { DEFAULT_RULE_STATE, RULE_STATES, type RuleState, type RuleStateName } from '../domain/ruleState.js';
 import { readCachedRuleDocument } from './ruleDocCache.js';
 
 /** A `ttp_rule` row as the backends hand it over. */
@@ -45,6 +45,14 @@ export interface LogEvent {
    */
   readonly loginRole: string | null;
   readonly at: Date;
+  /**
+   * The transaction that wrote the event, as the first position it wrote: equal
+   * for every event of one transaction, increasing in commit order. Set by the
+   * backend's `readEvents` (elsewhere it defaults to the event's own position).
+   */
+  commit: bigint;
+  /** Whether no later event belongs to the same transaction (set by `readEvents`; true elsewhere). */
+  lastInCommit: boolean;
 }
 
 /** The actor recorded on the conditional delete that reverts an expired state. */
@@ -79,26 +87,33 @@ export function compileRow(row: RuleRow, state: RuleState, maxBytes?: number): C
 
 /**
  * Turns one log event into the {@link RuleChange} it stands for, or the error
- * that explains why the stored row cannot be used. An expired state decodes as the
- * default: an expired state *is* the default (SPEC §3).
+ * that explains why the stored row cannot be used.
+ *
+ * Events are immutable (SPEC §10.4): the change at a position has the same content
+ * however and whenever it is read. A state carries what was written, `expiresAt`
+ * included, even once it has passed (engines apply `isActive` / `applyCeiling`,
+ * which treat an expired state as the default); the revert is its own event. No
+ * clock is read here, on purpose.
  */
-export function decodeEvent(event: LogEvent, now: Date = new Date(), maxBytes?: number): RuleChange | RuleValidationError {
+export function decodeEvent(event: LogEvent, maxBytes?: number): RuleChange | RuleValidationError {
   // Plain literals, not spreads: this runs for every event a store reads, and an
   // object spread costs about fifty times more here (catch-up profiles showed it).
   const ruleId = event.ruleId;
   const position = event.position.toString();
   const actor = event.actor;
   const at = event.at;
+  const commit = event.commit.toString();
+  const lastInCommit = event.lastInCommit;
   try {
     if (event.entity === 'rule') {
-      if (event.op === 'delete' || event.rule === null) return Object.freeze({ kind: 'deleted' as const, ruleId, position, actor, at });
-      const rule = compileRow(event.rule, effectiveState(stateFromRow(event.state), now), maxBytes);
-      return Object.freeze({ kind: 'definition' as const, ruleId, position, actor, at, rule });
+      if (event.op === 'delete' || event.rule === null) return Object.freeze({ kind: 'deleted' as const, ruleId, position, commit, lastInCommit, actor, at });
+      const rule = compileRow(event.rule, stateFromRow(event.state), maxBytes);
+      return Object.freeze({ kind: 'definition' as const, ruleId, position, commit, lastInCommit, actor, at, rule });
     }
     if (event.op === 'delete' || event.state === null) {
-      return Object.freeze({ kind: 'state' as const, ruleId, position, actor, at, state: DEFAULT_RULE_STATE, expired: event.actor === EXPIRY_ACTOR });
+      return Object.freeze({ kind: 'state' as const, ruleId, position, commit, lastInCommit, actor, at, state: DEFAULT_RULE_STATE, expired: event.actor === EXPIRY_ACTOR });
     }
-    return Object.freeze({ kind: 'state' as const, ruleId, position, actor, at, state: effectiveState(stateFromRow(event.state), now), expired: false });
+    return Object.freeze({ kind: 'state' as const, ruleId, position, commit, lastInCommit, actor, at, state: stateFromRow(event.state), expired: false });
   } catch (error) {
     if (error instanceof RuleValidationError) return error.at(position);
     throw error;

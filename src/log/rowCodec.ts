@@ -44,8 +44,10 @@ export function decodeStateRow(r: Json): StateRow {
 export function decodeEventRow(r: Json): LogEvent {
   const rule = json(r['rule_row']);
   const state = json(r['state_row']);
+  const position = BigInt(r['position'] as bigint | string);
+  const commit = r['commit_position'];
   return {
-    position: BigInt(r['position'] as bigint | string),
+    position,
     ruleId: String(r['rule_id']),
     entity: r['entity'] as 'rule' | 'state',
     op: r['op'] as 'upsert' | 'delete',
@@ -54,6 +56,8 @@ export function decodeEventRow(r: Json): LogEvent {
     actor: strOrNull(r['actor']),
     loginRole: strOrNull(r['login_role']),
     at: date(r['recorded_at']),
+    commit: commit === null || commit === undefined ? position : BigInt(commit as bigint | string),
+    lastInCommit: true,
   };
 }
 

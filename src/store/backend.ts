@@ -81,6 +81,10 @@ export interface Backend {
   deleteRules(ruleIds: readonly string[], actor: string): Promise<string[]>;
   /** Deletes every state whose `expires_at` has passed (database clock); returns their ids. */
   revertExpired(ruleId?: string): Promise<string[]>;
+  /** The newest event of every rule and entity at or below `upTo` (what was in force there), in no particular order. */
+  readLatestEvents(upTo: bigint): Promise<LogEvent[]>;
+  /** The oldest position a fold of the log reads exactly after compaction (0 if the log was never pruned). */
+  readReadableFrom(): Promise<bigint>;
   /** The newest position retention ever deleted (0 if the log was never pruned). */
   readPrunedThrough(): Promise<bigint>;
   /** The newest position recorded before `cutoff` (database clock), 0 if none. */

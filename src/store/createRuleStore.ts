@@ -7,14 +7,15 @@ import { DEFAULT_RULE_STATE, actorProblem, effectiveState, isExpired, parseState
 import { INPUT_LIMITS, textProblem } from '../domain/inputLimits.js';
 import { EXPIRY_ACTOR, compileRow, stateFromRow, type LogEvent, type RuleRow } from '../log/logEvent.js';
 import { rememberRuleDocument } from '../log/ruleDocCache.js';
-import type { Backend, RuleWrite } from './backend.js';
+import type { Backend, RowSnapshot, RuleWrite } from './backend.js';
+import { readRowsAt, type PastPoint } from './readPast.js';
 import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
 import { replayThenLive } from './replay.js';
 import { checkPosition } from '../domain/ruleChange.js';
 import { createReadHealth } from './readHealth.js';
 import { createRetention } from './retention.js';
-import type { RuleSnapshot, RuleStore } from './ruleStore.js';
+import type { RuleSnapshot, RuleStore, SnapshotOptions } from './ruleStore.js';
 import type { Tracing } from '../observability/tracing.js';
 
 /** Settings shared by every backend (resolved defaults). */
@@ -115,10 +116,14 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     return null;
   };
 
-  const snapshot = async (): Promise<RuleSnapshot> => {
+  /** The rows now (one consistent read), or in force at `at` (a fold of the log), and the instant expiries are judged at. */
+  const readRows = async (at: PastPoint | undefined): Promise<RowSnapshot & { asOf: Date }> =>
+    at === undefined ? { ...(await backend.readSnapshot()), asOf: new Date() } : readRowsAt(backend, at);
+
+  const snapshot = async (options: SnapshotOptions = {}): Promise<RuleSnapshot> => {
     ensureOpen();
-    const rows = await backend.readSnapshot();
-    const now = new Date();
+    const rows = await readRows(options.at);
+    const now = rows.asOf;
     const states = new Map(rows.states.map((s) => [s.ruleId, s]));
     const rules: CompiledRule[] = [];
     const bad: RuleValidationError[] = [];
@@ -153,10 +158,10 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     snapshot,
 
-    async listRules() {
+    async listRules(options = {}) {
       ensureOpen();
-      const rows = await backend.readSnapshot();
-      const now = new Date();
+      const rows = await readRows(options.at);
+      const now = rows.asOf;
       const states = new Map(rows.states.map((s) => [s.ruleId, s]));
       return rows.rules.map((row) => {
         let error: RuleValidationError | null = null;

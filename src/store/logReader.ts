@@ -89,7 +89,6 @@ export function createLogReader(options: LogReaderOptions): LogReader {
       const events = await backend.readEvents(watermark, pageSize);
       if (closed) return;
       options.health.progressed(reader);
-      const now = new Date();
       for (const event of events) {
         // Advance before emitting: a subscriber that joins during this emission
         // replays up to and including this position (see changesSince).
@@ -98,7 +97,7 @@ export function createLogReader(options: LogReaderOptions): LogReader {
         // Compiling a rule (YAML + validation) is the costly part: a store nobody
         // listens to (a writer, the CLI) only moves its watermark.
         if (subscribers === 0 && !options.errorsObserved()) continue;
-        const decoded = decodeEvent(event, now, options.maxRuleBytes);
+        const decoded = decodeEvent(event, options.maxRuleBytes);
         if (decoded instanceof RuleValidationError) {
           log.warn({ event: 'log:reader:bad-row', ruleId: decoded.ruleId, position: decoded.position, reason: decoded.message }, 'stored rule does not compile');
           options.onError(decoded);

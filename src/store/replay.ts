@@ -132,9 +132,8 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           if (closed) return;
           options.health.progressed(health);
           if (events.length === 0) break;
-          const now = new Date();
           for (const event of events) {
-            const decoded = decodeEvent(event, now, options.maxRuleBytes);
+            const decoded = decodeEvent(event, options.maxRuleBytes);
             if (decoded instanceof RuleValidationError) {
               options.onError(decoded);
               last = event.position;

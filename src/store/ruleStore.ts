@@ -14,6 +14,18 @@ export interface RuleSnapshot {
   readonly errors: readonly RuleValidationError[];
 }
 
+/** Options of `snapshot` and `listRules`: read the past. */
+export interface SnapshotOptions {
+  /**
+   * A log position (decimal string or bigint) or an instant: the rules and states in
+   * force then, from the log (`position` is the last event at or before it; expiries
+   * are judged at the instant, or at the time of that event). Before the retained log
+   * (after `prune`) it fails with `LOG_TRUNCATED`, naming the oldest readable point;
+   * a position beyond the head with `POSITION_INVALID`. Default: now.
+   */
+  at?: string | bigint | Date;
+}
+
 /** Options of `upsertRule`. */
 export interface UpsertRuleOptions {
   /** Where the rule came from (a file path); the directory sync owns rules by it. */
@@ -167,8 +179,13 @@ export interface RuleStore {
   readonly kind: 'postgres' | 'sqlite';
   /** Every rule, compiled, with its state stamped. Bad rows are reported on `errors$` and skipped (or thrown with `strict`). */
   loadCompiled(options?: LoadCompiledOptions): Promise<CompiledRule[]>;
-  /** Rules plus the position they are consistent at; continue with `changesSince(snapshot.position)`. */
-  snapshot(): Promise<RuleSnapshot>;
+  /**
+   * Rules plus the position they are consistent at; continue with `changesSince(snapshot.position)`.
+   * With `at`, what was in force at a past position or instant.
+   *
+   * @example await store.snapshot({ at: new Date('2026-11-29T14:03:00Z') })
+   */
+  snapshot(options?: SnapshotOptions): Promise<RuleSnapshot>;
   /** A rule's state; the default for unknown rules. An expired state reads as the default and is reverted. */
   getState(ruleId: string): Promise<RuleState>;
   /** Sets a rule's state, stamping `setBy` and `setAt`; raises on any failure. Returns the state stored. */
@@ -184,7 +201,7 @@ export interface RuleStore {
   /** Deletes rules in one transaction; returns the ids that existed. */
   deleteRules(ruleIds: readonly string[], options?: { updatedBy?: string }): Promise<string[]>;
   /** Every stored rule row with its state (expired states read as the default), sorted by id. */
-  listRules(): Promise<RuleListing[]>;
+  listRules(options?: SnapshotOptions): Promise<RuleListing[]>;
   /** The newest log entries, newest first; of one rule when `ruleId` is given (default limit 50). */
   history(options?: { ruleId?: string; limit?: number }): Promise<HistoryEntry[]>;
   /**

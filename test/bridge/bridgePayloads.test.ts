@@ -26,7 +26,7 @@ after(async () => {
 
 /** The seed's fields of a payload (what DECNET subscribers read). */
 const seed = (payload: Record<string, unknown>): Record<string, unknown> => {
-  const { position: _p, prev_position: _pp, change: _c, ...rest } = payload;
+  const { position: _p, prev_position: _pp, commit: _cm, last_in_commit: _l, change: _c, ...rest } = payload;
   return rest;
 };
 

@@ -147,6 +147,31 @@ describe('a bus-fed engine on the shared NATS', () => {
     }
   });
 
+  test('a transaction reaches a bus-fed engine whole: a psql swap and a 200-rule batch are one index each', async () => {
+    const engine = collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: bus.prefix }));
+    try {
+      await store.upsertRule(ruleYaml('BX_OLD'));
+      await engine.waitFor((items) => items.some((i) => i.byId.has('BX_OLD')), 15_000, 'the old rule');
+      const from = engine.items.length;
+      await admin.begin(async (tx) => {
+        await tx`DELETE FROM ttp_rule WHERE rule_id = 'BX_OLD'`;
+        await tx`INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by) VALUES ('BX_NEW', 1, 'psql', ${ruleYaml('BX_NEW')}, 'op')`;
+      });
+      const ids = Array.from({ length: 200 }, (_, i) => `BXB${i}`);
+      await store.upsertRules(ids.map((id) => ({ yaml: ruleYaml(id) })));
+      await store.upsertRule(ruleYaml('BX_SENTINEL'));
+      await engine.waitFor((items) => items.some((i) => i.byId.has('BX_SENTINEL')), 15_000, 'the sentinel');
+      const seen = engine.items.slice(from);
+      for (const index of seen) {
+        assert.ok(index.byId.has('BX_NEW') && !index.byId.has('BX_OLD'), `index @${index.position} holds half the swap`);
+        const held = ids.filter((id) => index.byId.has(id)).length;
+        assert.ok(held === 0 || held === ids.length, `index @${index.position} holds ${held} of the 200-rule transaction`);
+      }
+    } finally {
+      engine.stop();
+    }
+  });
+
   test('engines in one process share one store for their reads (createSharedStoreSource)', async () => {
     let opened = 0;
     let open = 0;

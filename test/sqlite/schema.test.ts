@@ -43,7 +43,7 @@ describe('SQLite schema (sql/sqlite)', () => {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
       const objects = db.prepare(`SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE 'ttp%'`).all() as { type: string; name: string }[];
       const tables = objects.filter((o) => o.type === 'table').map((o) => o.name).sort();
-      assert.deepEqual(tables, ['ttp_rule', 'ttp_rule_consumer', 'ttp_rule_event', 'ttp_rule_log_meta', 'ttp_rule_state', 'ttp_rule_store_actor']);
+      assert.deepEqual(tables, ['ttp_rule', 'ttp_rule_consumer', 'ttp_rule_event', 'ttp_rule_event_commit', 'ttp_rule_log_meta', 'ttp_rule_state', 'ttp_rule_store_actor', 'ttp_rule_txn_mark']);
       assert.ok(objects.filter((o) => o.type === 'trigger').length >= 8, 'insert/update/delete triggers on both tables');
     });
     assert.deepEqual(await migrate(url), [], 'an up-to-date file needs nothing');

@@ -4,6 +4,11 @@ import { addCommonOptions, checkRuleIdArgument, createContext, READ_ONLY, resolv
 import { describeState, listingJson } from '../format.js';
 import { printJson, printLine } from '../output.js';
 import type { ActionRunner } from '../program.js';
+import { atOption } from '../pastPoint.js';
+
+interface PastOptions extends DatabaseOptions {
+  at?: string | Date;
+}
 
 /** `ttp-rules show <rule_id>`: one rule's YAML and state. */
 export function registerShow(program: Command, run: ActionRunner): void {
@@ -16,15 +21,16 @@ export function registerShow(program: Command, run: ActionRunner): void {
       `
 Examples:
   $ ttp-rules show EX001_ssh_bruteforce
-  $ ttp-rules show EX001_ssh_bruteforce --json | jq .state`,
+  $ ttp-rules show EX001_ssh_bruteforce --json | jq .state
+  $ ttp-rules show EX001_ssh_bruteforce --at 2026-11-29T14:03:00Z   # the version and state in force then`,
     );
-  addCommonOptions(command, { database: true }).action(
-    run(async (ruleId: string, options: DatabaseOptions) => {
+  addCommonOptions(command.addOption(atOption()), { database: true }).action(
+    run(async (ruleId: string, options: PastOptions) => {
       await checkRuleIdArgument(ruleId);
       const context = await createContext(options);
-      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules(), READ_ONLY);
+      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules(options.at === undefined ? {} : { at: options.at }), READ_ONLY);
       const rule = rules.find((r) => r.ruleId === ruleId);
-      if (!rule) throw new CliFailure(`rule ${ruleId} is not stored`, 'RULE_NOT_FOUND');
+      if (!rule) throw new CliFailure(options.at === undefined ? `rule ${ruleId} is not stored` : `rule ${ruleId} was not stored at ${options.at instanceof Date ? options.at.toISOString() : `position ${options.at}`}`, 'RULE_NOT_FOUND');
       if (context.json) {
         printJson({ ...listingJson(rule), yaml: rule.yamlContent });
         return 0;

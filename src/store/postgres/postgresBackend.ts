@@ -2,6 +2,7 @@ import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
 import { decodeDate as date, decodeEventRow as logEvent, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
 import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
+import type { LogEvent } from '../../log/logEvent.js';
 import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { assertMigrated, migratePostgres } from './migrate.js';
@@ -85,13 +86,17 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     readEvents: (after, limit, upTo) =>
       guard('read the event log', async () => {
         // Tagged templates are prepared statements (about half the cost of an unprepared read).
-        const rows =
-          upTo === undefined
-            ? await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
-                         WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit}`
-            : await sql`SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at FROM ttp_rule_event
-                         WHERE position > ${after.toString()}::bigint AND position <= ${upTo.toString()}::bigint ORDER BY position LIMIT ${limit}`;
-        return rows.map((r) => logEvent(r as Json));
+        // One event more than asked (and no upper bound): the next event tells whether
+        // the last one returned ends its transaction (see groupCommits). The first
+        // event's transaction may have begun before `after`: first_commit is its first
+        // position (index ttp_rule_event_txid_idx, migration 0006).
+        const rows = await sql`
+          SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at, txid::text AS txid,
+                 (SELECT min(t.position) FROM ttp_rule_event t
+                   WHERE t.txid = (SELECT f.txid FROM ttp_rule_event f WHERE f.position > ${after.toString()}::bigint ORDER BY f.position LIMIT 1))::text AS first_commit
+            FROM ttp_rule_event
+           WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit + 1}`;
+        return groupCommits(rows as unknown as Json[], limit, upTo);
       }),
 
     readHistory: (ruleId, limit, upTo) =>
@@ -194,6 +199,21 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         return rows.map((r) => String(r['rule_id']));
       }),
 
+    readLatestEvents: (upTo) =>
+      guard('read the event log', async () => {
+        const rows = await sql`
+          SELECT DISTINCT ON (rule_id, entity) position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at
+            FROM ttp_rule_event WHERE position <= ${upTo.toString()}::bigint
+           ORDER BY rule_id, entity, position DESC`;
+        return rows.map((r) => logEvent(r as Json));
+      }),
+
+    readReadableFrom: () =>
+      guard('read the log retention', async () => {
+        const [row] = await sql<{ p: string }[]>`SELECT readable_from::text AS p FROM ttp_rule_log_meta`;
+        return BigInt(row?.p ?? '0');
+      }),
+
     readPrunedThrough: () =>
       guard('read the log retention', async () => {
         const [row] = await sql<{ p: string }[]>`SELECT pruned_through::text AS p FROM ttp_rule_log_meta`;
@@ -258,6 +278,46 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     },
   };
   return backend;
+}
+
+/**
+ * Decodes a page of event rows read with one row of read-ahead and stamps each
+ * event's transaction: `commit` is the first position of its transaction, and
+ * `lastInCommit` holds when the next event (the read-ahead row) belongs to another
+ * transaction, or when there is none — a committed transaction becomes visible
+ * whole, so the last visible event ends its transaction.
+ *
+ * Why the first position is increasing in commit order (txids are not: a
+ * transaction takes its txid at its first write of anything, which may be long
+ * before it queues for the writers' lock): every statement that writes a rule or
+ * state first takes the writers' lock (0004), held until the transaction ends, and
+ * positions are handed out only under it. So the positions of one transaction form
+ * a run that no other transaction's positions interleave, and a transaction's first
+ * position is above every position of each transaction that committed before it.
+ * Compaction (`prune`) may delete a transaction's first events: its later events
+ * then report the first retained position (still increasing, still equal within
+ * the retained part).
+ */
+function groupCommits(rows: Json[], limit: number, upTo: bigint | undefined): LogEvent[] {
+  const events: LogEvent[] = [];
+  let txid = rows[0] ? String(rows[0]['txid']) : '';
+  let commit = rows[0] ? BigInt(String(rows[0]['first_commit'] ?? rows[0]['position'])) : 0n;
+  const count = Math.min(rows.length, limit);
+  for (let i = 0; i < count; i++) {
+    const row = rows[i]!;
+    const event = logEvent(row);
+    if (upTo !== undefined && event.position > upTo) break;
+    const rowTxid = String(row['txid']);
+    if (rowTxid !== txid) {
+      txid = rowTxid;
+      commit = event.position;
+    }
+    const next = rows[i + 1];
+    event.commit = commit;
+    event.lastInCommit = next === undefined || String(next['txid']) !== rowTxid;
+    events.push(event);
+  }
+  return events;
 }
 
 /**

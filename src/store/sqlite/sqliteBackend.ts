@@ -82,8 +82,23 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   const prepareEvents = (sql: string) => prepare(sql).safeIntegers(true);
 
   const q = {
-    eventsAfter: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > ? ORDER BY position LIMIT ?`),
-    eventsBetween: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`),
+    // One event more than asked, with no upper bound: the next event tells whether
+    // the last one returned ends its transaction (see readEvents).
+    eventsAfter: prepareEvents(`
+      SELECT ${EVENT_COLUMNS}, (SELECT c.commit_position FROM ttp_rule_event_commit c WHERE c.position = ttp_rule_event.position) AS commit_position
+        FROM ttp_rule_event WHERE position > ? ORDER BY position LIMIT ?`),
+    latestEvents: prepareEvents(`
+      SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
+       WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
+    readableFrom: prepare('SELECT readable_from AS p FROM ttp_rule_log_meta').safeIntegers(true),
+    // Before compaction: the highest successor of an event it will delete (see 0004.sql).
+    pruneSuccessor: prepare(`
+      SELECT max((SELECT min(s.position) FROM ttp_rule_event s WHERE s.rule_id = e.rule_id AND s.entity = e.entity AND s.position > e.position)) AS p
+        FROM ttp_rule_event e WHERE e.position <= @before`).safeIntegers(true),
+    setReadableFrom: prepare('UPDATE ttp_rule_log_meta SET readable_from = max(readable_from, ?)'),
+    setTxnMark: prepare('INSERT OR REPLACE INTO ttp_rule_txn_mark (id, first_position) VALUES (1, NULL)'),
+    clearTxnMark: prepare('DELETE FROM ttp_rule_txn_mark'),
+    pruneCommits: prepare('DELETE FROM ttp_rule_event_commit WHERE position <= @before AND position NOT IN (SELECT position FROM ttp_rule_event WHERE position <= @before)'),
     historyAll: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE position <= ? ORDER BY position DESC LIMIT ?`),
     historyRule: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE rule_id = ? AND position <= ? ORDER BY position DESC LIMIT ?`),
     head: prepare('SELECT coalesce(max(position), 0) AS head FROM ttp_rule_event').safeIntegers(true),
@@ -149,8 +164,11 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
    */
   const writeTransaction = db.transaction((work: () => unknown) => work());
   const withActor = <T>(actor: string, work: () => T) => (): T => {
+    // The transaction mark groups the events of this write into one commit (0004.sql).
     q.setActor.run(actor);
+    q.setTxnMark.run();
     const result = work();
+    q.clearTxnMark.run();
     q.clearActor.run();
     return result;
   };
@@ -173,8 +191,20 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
 
     readEvents: (after, limit, upTo) =>
       read('read the event log', () => {
-        const rows = upTo === undefined ? q.eventsAfter.all(after, limit) : q.eventsBetween.all(after, upTo, limit);
-        return rows.map(decodeEvent);
+        const rows = q.eventsAfter.all(after, limit + 1);
+        const events = [];
+        const count = Math.min(rows.length, limit);
+        for (let i = 0; i < count; i++) {
+          const event = decodeEvent(rows[i]!);
+          if (upTo !== undefined && event.position > upTo) break;
+          // Positions follow commit order (one writer at a time), so a transaction's
+          // events form a run; the last visible event ends its transaction, since a
+          // read transaction sees a commit whole.
+          const next = rows[i + 1];
+          event.lastInCommit = next === undefined || BigInt((next['commit_position'] ?? next['position']) as bigint) !== event.commit;
+          events.push(event);
+        }
+        return events;
       }),
 
     readHistory: (ruleId, limit, upTo) =>
@@ -228,15 +258,26 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       return write('revert expired states', withActor(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null }))));
     },
 
+    readLatestEvents: (upTo) => read('read the event log', () => q.latestEvents.all(upTo).map(decodeEvent)),
+
+    readReadableFrom: () => read('read the log retention', () => BigInt(q.readableFrom.get()?.['p'] as bigint)),
+
     readPrunedThrough: () => read('read the log retention', () => BigInt(q.prunedThrough.get()?.['p'] as bigint)),
 
     readPositionBefore: (cutoff) => read('read the log retention', () => BigInt(q.positionBefore.get(encodeDate(cutoff))?.['p'] as bigint)),
 
     pruneLog: (before) =>
       write('prune the event log', () => {
+        // Every event at or below `before` that has a successor is deleted: the
+        // highest successor is where exact reads of the past begin.
+        const successor = q.pruneSuccessor.get({ before })?.['p'];
         const gone = q.prune.all({ before });
+        q.pruneCommits.run({ before });
         const newest = gone.reduce((max, r) => (BigInt(r['position'] as bigint) > max ? BigInt(r['position'] as bigint) : max), 0n);
-        if (newest > 0n) q.setPrunedThrough.run(newest);
+        if (newest > 0n) {
+          q.setPrunedThrough.run(newest);
+          if (successor !== null && successor !== undefined) q.setReadableFrom.run(successor);
+        }
         return gone.length;
       }),
 

@@ -1,0 +1,65 @@
+import { RuleStoreError } from '../domain/errors.js';
+import { checkPosition } from '../domain/ruleChange.js';
+import type { RuleRow, StateRow } from '../log/logEvent.js';
+import type { Backend } from './backend.js';
+
+/** A point in the past: a log position (decimal string or bigint) or an instant. */
+export type PastPoint = string | bigint | Date;
+
+/** The rows in force at a point of the past, from the log. */
+export interface PastRows {
+  /** The last event at or before the point (0 before the first event). */
+  readonly position: bigint;
+  /** The instant the states' expiries are judged at: the given Date, or the time of the event at `position`. */
+  readonly asOf: Date;
+  readonly rules: readonly RuleRow[];
+  readonly states: readonly StateRow[];
+}
+
+const byRuleId = (a: { ruleId: string }, b: { ruleId: string }): number => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
+
+/**
+ * Reads the rules and states in force at `at`, from the log: a fold over the
+ * events at or below it (the newest rule event and the newest state event of
+ * every rule id; a deletion means absent). Fails with `LOG_TRUNCATED`, naming the
+ * oldest readable point, when compaction deleted an event that was in force
+ * there, and with `POSITION_INVALID` for a position beyond the head.
+ */
+export async function readRowsAt(backend: Backend, at: PastPoint): Promise<PastRows> {
+  let bound: bigint;
+  let instant: Date | null = null;
+  if (at instanceof Date) {
+    if (Number.isNaN(at.getTime())) throw new RuleStoreError('POSITION_INVALID', 'at must be a valid Date or a position');
+    instant = at;
+    // Event times are shown (and compared) at millisecond resolution.
+    bound = await backend.readPositionBefore(new Date(at.getTime() + 1));
+  } else {
+    bound = checkPosition(at);
+    const head = await backend.readHead();
+    if (bound > head) throw new RuleStoreError('POSITION_INVALID', `position ${bound} is beyond the head of the log (${head})`);
+  }
+  const readableFrom = await backend.readReadableFrom();
+  if (bound < readableFrom) {
+    const [oldest] = await backend.readHistory(null, 1, readableFrom);
+    const when = oldest ? ` (recorded ${oldest.at.toISOString()})` : '';
+    const asked = instant ? `${instant.toISOString()} (position ${bound})` : `position ${bound}`;
+    throw new RuleStoreError('LOG_TRUNCATED', `${asked} is older than the retained log: compaction removed what was in force then; the oldest readable point is position ${readableFrom}${when}`);
+  }
+  const events = bound > 0n ? await backend.readLatestEvents(bound) : [];
+  const rules: RuleRow[] = [];
+  const states: StateRow[] = [];
+  let position = 0n;
+  let last: Date | null = null;
+  for (const event of events) {
+    if (event.position > position) {
+      position = event.position;
+      last = event.at;
+    }
+    if (event.op !== 'upsert') continue;
+    if (event.entity === 'rule' && event.rule) rules.push(event.rule);
+    else if (event.entity === 'state' && event.state) states.push(event.state);
+  }
+  rules.sort(byRuleId);
+  states.sort(byRuleId);
+  return { position, asOf: instant ?? last ?? new Date(0), rules, states };
+}
