@@ -88,17 +88,22 @@ CREATE FUNCTION public.ttp_rule_prune_log(p_before bigint) RETURNS bigint
 DECLARE
   deleted bigint;
   newest bigint;
+  successor bigint;
 BEGIN
+  -- The outer SELECT sees the log as it was before the DELETE (one snapshot for
+  -- the statement), so each deleted event's successor is found, deleted or not.
   WITH gone AS (
     DELETE FROM ttp_rule_event e
      WHERE e.position <= p_before
        AND EXISTS (SELECT 1 FROM ttp_rule_event later
                     WHERE later.rule_id = e.rule_id AND later.entity = e.entity AND later.position > e.position)
-    RETURNING e.position
+    RETURNING e.position, e.rule_id, e.entity
   )
-  SELECT count(*), max(position) INTO deleted, newest FROM gone;
+  SELECT count(*), max(g.position),
+         max((SELECT min(s.position) FROM ttp_rule_event s WHERE s.rule_id = g.rule_id AND s.entity = g.entity AND s.position > g.position))
+    INTO deleted, newest, successor FROM gone g;
   IF newest IS NOT NULL THEN
-    UPDATE ttp_rule_log_meta SET pruned_through = greatest(pruned_through, newest);
+    UPDATE ttp_rule_log_meta SET pruned_through = greatest(pruned_through, newest), readable_from = greatest(readable_from, successor);
   END IF;
   RETURN deleted;
 END
@@ -291,6 +296,7 @@ ALTER SEQUENCE public.ttp_rule_event_position_seq OWNED BY public.ttp_rule_event
 CREATE TABLE public.ttp_rule_log_meta (
     singleton boolean DEFAULT true NOT NULL,
     pruned_through bigint DEFAULT 0 NOT NULL,
+    readable_from bigint DEFAULT 0 NOT NULL,
     CONSTRAINT ttp_rule_log_meta_singleton CHECK (singleton)
 );
 
@@ -339,6 +345,8 @@ ALTER TABLE ONLY public.ttp_rule_writer_lock
 CREATE INDEX ttp_rule_event_recorded_at_idx ON public.ttp_rule_event USING btree (recorded_at);
 
 CREATE INDEX ttp_rule_event_rule_id_idx ON public.ttp_rule_event USING btree (rule_id, "position");
+
+CREATE INDEX ttp_rule_event_txid_idx ON public.ttp_rule_event USING btree (txid, "position");
 
 CREATE INDEX ttp_rule_state_expires_at_idx ON public.ttp_rule_state USING btree (expires_at) WHERE (expires_at IS NOT NULL);
 

@@ -2,7 +2,7 @@
 
 PRAGMA application_id = 1414811730;
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 CREATE INDEX ttp_rule_event_recorded_at_idx ON ttp_rule_event (recorded_at);
 
@@ -47,10 +47,15 @@ CREATE TABLE ttp_rule_event (
   recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 
+CREATE TABLE ttp_rule_event_commit (
+  position        INTEGER PRIMARY KEY,
+  commit_position INTEGER NOT NULL
+);
+
 CREATE TABLE ttp_rule_log_meta (
   singleton      INTEGER PRIMARY KEY CHECK (singleton = 1),
   pruned_through INTEGER NOT NULL DEFAULT 0
-);
+, readable_from INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE ttp_rule_state (
   rule_id        TEXT NOT NULL PRIMARY KEY
@@ -76,6 +81,11 @@ CREATE TABLE ttp_rule_state (
 CREATE TABLE ttp_rule_store_actor (
   id    INTEGER PRIMARY KEY CONSTRAINT ttp_rule_store_actor_one_row CHECK (id = 1),
   actor TEXT NOT NULL
+);
+
+CREATE TABLE ttp_rule_txn_mark (
+  id             INTEGER PRIMARY KEY CONSTRAINT ttp_rule_txn_mark_one_row CHECK (id = 1),
+  first_position INTEGER
 );
 
 CREATE TRIGGER ttp_rule_05_rule_id_format_insert BEFORE INSERT ON ttp_rule
@@ -131,6 +141,14 @@ BEGIN
           NEW.updated_by);
   UPDATE ttp_rule SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
    WHERE rule_id = NEW.rule_id AND updated_at IS NOT strftime('%Y-%m-%dT%H:%M:%fZ', 'now');
+END;
+
+CREATE TRIGGER ttp_rule_event_30_commit AFTER INSERT ON ttp_rule_event
+WHEN EXISTS (SELECT 1 FROM ttp_rule_txn_mark)
+BEGIN
+  UPDATE ttp_rule_txn_mark SET first_position = NEW.position WHERE first_position IS NULL;
+  INSERT INTO ttp_rule_event_commit (position, commit_position)
+  SELECT NEW.position, first_position FROM ttp_rule_txn_mark WHERE first_position <> NEW.position;
 END;
 
 CREATE TRIGGER ttp_rule_event_append_only BEFORE UPDATE ON ttp_rule_event
