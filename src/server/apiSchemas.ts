@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PAST_POINT_EXPECTED, parsePastPoint } from '../domain/pastPoint.js';
 import { DEFAULT_MAX_RULE_BYTES } from '../domain/compileRule.js';
 import { RULE_STATES } from '../domain/ruleState.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
@@ -34,6 +35,18 @@ export const sessionBodySchema = z.strictObject({ token: z.string().min(1).max(5
 
 /** The query of `GET /api/v1/ttp/rules/{rule_id}/history`. */
 export const historyQuerySchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+/** `GET /api/v1/ttp/snapshot?at=`: a position or an ISO-8601 time with a zone (absent: now). */
+export const snapshotQuerySchema = z.strictObject({
+  at: z
+    .string()
+    .transform((text, ctx) => {
+      const point = parsePastPoint(text);
+      if (point === null) ctx.addIssue({ code: 'custom', message: `must be ${PAST_POINT_EXPECTED}` });
+      return point ?? undefined;
+    })
+    .optional(),
+});
 
 /** A log position in `Last-Event-ID` or `?since=`. */
 export const positionSchema = z.string().regex(/^\d{1,20}$/, 'must be a log position (a non-negative integer)');

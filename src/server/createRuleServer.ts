@@ -60,7 +60,7 @@ function statusOf(error: unknown): { status: number; body: Record<string, unknow
   if (error instanceof RuleValidationError) return { status: error.code === 'RULE_TOO_LARGE' ? 413 : 400, body: { detail: error.message, code: error.code, issues: error.issues } };
   if (RuleStoreError.is(error)) {
     // A write that timed out on the writers' lock is worth retrying: 503, and the message names the holder.
-    const status = ['STATE_INVALID', 'POSITION_INVALID', 'RULE_INVALID'].includes(error.code) ? 400 : ['STORE_UNAVAILABLE', 'STORE_CLOSED', 'LOCK_TIMEOUT'].includes(error.code) ? 503 : 500;
+    const status = ['STATE_INVALID', 'POSITION_INVALID', 'RULE_INVALID'].includes(error.code) ? 400 : error.code === 'LOG_TRUNCATED' ? 410 : ['STORE_UNAVAILABLE', 'STORE_CLOSED', 'LOCK_TIMEOUT'].includes(error.code) ? 503 : 500;
     return { status, body: { detail: error.message, code: error.code }, ...(error.code === 'LOCK_TIMEOUT' ? { retryAfter: 5 } : {}) };
   }
   const fastifyError = error as { statusCode?: number; code?: string; message?: string };

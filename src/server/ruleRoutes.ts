@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { readRuleDocument } from '../domain/compileRule.js';
 import { DEFAULT_RULE_STATE } from '../domain/ruleState.js';
 import type { RuleStore } from '../store/ruleStore.js';
-import { historyQuerySchema, issuesOf, ruleBodySchema, ruleIdParamSchema, stateBodySchema } from './apiSchemas.js';
+import { historyQuerySchema, issuesOf, ruleBodySchema, ruleIdParamSchema, snapshotQuerySchema, stateBodySchema } from './apiSchemas.js';
 import type { Authenticator } from './authenticator.js';
 import { guard, HttpError } from './httpGuard.js';
 import { historyEntryJson, ruleRowJson, stateJson } from './ruleJson.js';
@@ -36,6 +36,16 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
   app.get(base, async (request) => {
     guard(auth, request, 'reader');
     return (await store.listRules()).map(ruleRowJson);
+  });
+
+  // What was in force at a position or instant, from the log (the current rules without `at`).
+  // The position first, then the listing at that position: one consistent point even for a time.
+  app.get('/api/v1/ttp/snapshot', async (request) => {
+    guard(auth, request, 'reader');
+    const { at } = parseOr400(snapshotQuerySchema, request.query, 'query');
+    const { position } = await store.snapshot(at === undefined ? {} : { at });
+    const rules = await store.listRules({ at: position });
+    return { position, rules: rules.map(ruleRowJson) };
   });
 
   app.get(`${base}/:rule_id`, async (request) => {

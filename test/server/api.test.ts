@@ -169,6 +169,38 @@ for (const backend of BACKENDS.filter((b) => b !== 'postgres-poll')) {
       assert.equal((await call(f, 'GET', `/api/v1/ttp/rules/${ruleId}/history?limit=abc`, { headers: f.bearer('reader') })).status, 400);
     });
 
+    it('GET /api/v1/ttp/snapshot?at=: what was in force at a position or a time; 400 bad at; 401 without a token; 410 before the retained log', async () => {
+      const other = f.ruleIds[1]!;
+      await f.store.setState(other, { state: 'disabled', reason: 'then' }, 'past-tester');
+      // The position of that state change, from the log (the store's own watermark may not have moved yet).
+      const [then] = await f.store.history({ ruleId: other, limit: 1 });
+      const before = then!.position;
+      const beforeTime = then!.at; // the database's time of that event
+      // Instants are judged at millisecond resolution: the next change must carry a later one.
+      while (Date.now() <= beforeTime.getTime() + 1) await new Promise((resolve) => setImmediate(resolve));
+      await f.store.setState(other, { state: 'clipped', confidenceMax: 0.2, reason: 'now' }, 'past-tester');
+      const past = await call(f, 'GET', `/api/v1/ttp/snapshot?at=${before}`, { headers: f.bearer('reader') });
+      assert.equal(past.status, 200, past.text);
+      assert.equal(past.json.position, before);
+      const row = past.json.rules.find((r: any) => r.rule_id === other);
+      assert.deepEqual([row.state, row.reason, row.set_by], ['disabled', 'then', 'past-tester']);
+      const byTime = await call(f, 'GET', `/api/v1/ttp/snapshot?at=${encodeURIComponent(beforeTime.toISOString())}`, { headers: f.bearer('reader') });
+      assert.equal(byTime.status, 200, byTime.text);
+      assert.equal(byTime.json.rules.find((r: any) => r.rule_id === other).state, 'disabled');
+      const now = await call(f, 'GET', '/api/v1/ttp/snapshot', { headers: f.bearer('reader') });
+      assert.equal(now.json.rules.find((r: any) => r.rule_id === other).state, 'clipped');
+      assert.deepEqual(now.json.rules.map((r: any) => r.rule_id), (await call(f, 'GET', '/api/v1/ttp/rules', { headers: f.bearer('reader') })).json.map((r: any) => r.rule_id));
+      assert.equal((await call(f, 'GET', '/api/v1/ttp/snapshot?at=yesterday', { headers: f.bearer('reader') })).status, 400);
+      assert.equal((await call(f, 'GET', '/api/v1/ttp/snapshot?at=2026-11-29T14:03:00', { headers: f.bearer('reader') })).status, 400, 'a time without a zone is refused');
+      assert.equal((await call(f, 'GET', '/api/v1/ttp/snapshot?at=99999999999999', { headers: f.bearer('reader') })).status, 400, 'beyond the head');
+      assert.equal((await call(f, 'GET', '/api/v1/ttp/snapshot')).status, 401);
+      await f.store.setState(other, { state: 'disabled', reason: 'later' }, 'past-tester');
+      await f.store.prune({ keepCount: 0, force: true });
+      const pruned = await call(f, 'GET', `/api/v1/ttp/snapshot?at=${before}`, { headers: f.bearer('reader') });
+      assert.equal(pruned.status, 410, pruned.text);
+      assert.equal(pruned.json.code, 'LOG_TRUNCATED');
+    });
+
     it('the session cookie: HttpOnly, SameSite=Strict; its writes need a matching Origin and a JSON body', async () => {
       assert.equal((await call(f, 'POST', '/api/v1/session', { body: { token: 'wrong' } })).status, 401);
       assert.equal((await call(f, 'POST', '/api/v1/session', { body: `{"token":"${f.tokens.operator}","__proto__":{"role":"author"}}` })).status, 400);
