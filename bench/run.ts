@@ -342,7 +342,7 @@ async function main(): Promise<void> {
   if (wanted('throughput')) {
     log(`throughput: ${plan.throughput.writers} writer processes × ${plan.throughput.perWriter} changes, ${plan.throughput.rounds} rounds`);
     families.throughput = await withDatabase('throughput', (tdb) => measureThroughput(tdb.url, { ...plan.throughput, log }));
-    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same writers\' lock) without the library: no validation, no document cache, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
+    notes.push('Throughput: the raw rows write the same tables (the triggers log them, under the same writers\' lock) without the library: no validation, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.');
   }
 
   const needsDist = (what: string): boolean => {
