@@ -191,6 +191,17 @@ export async function syncDirectory(store: RuleStore, dir: string, options: Sync
     // old file away and write a new one), and idle() can see it, unlike chokidar's timer.
     watcher = watch(root, { ignoreInitial: true, depth: 0, atomic: false, ignored: (path, stats) => Boolean(stats?.isFile()) && !isRuleFile(path) });
     watcher.on('add', onEvent).on('change', onEvent).on('unlink', onEvent);
+    // chokidar drops a file's change that follows the previous one within 5 ms, or
+    // whose mtime equals the last it saw (the kernel's clock is coarse): a save read
+    // between its truncate and its write was then never read again, and the database
+    // kept the version before. The raw events of the directory's own watch are not
+    // filtered; every one marks its file dirty (a reconcile compares bytes, so an
+    // extra mark costs one read).
+    watcher.on('raw', (_event: string, name: string | null, details: { watchedPath?: string }) => {
+      const watched = details?.watchedPath;
+      if (watched === root && name) onEvent(join(root, String(name)));
+      else if (watched && dirname(watched) === root) onEvent(watched);
+    });
     watcher.on('error', (error) => log.warn({ event: 'sync:watch:error', err: error }, 'file watcher error'));
     await new Promise<void>((ready) => watcher!.once('ready', () => ready()));
   }
