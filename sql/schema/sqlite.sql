@@ -2,7 +2,7 @@
 
 PRAGMA application_id = 1414811730;
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 CREATE INDEX ttp_rule_event_recorded_at_idx ON ttp_rule_event (recorded_at);
 
@@ -30,7 +30,7 @@ CREATE TABLE ttp_rule (
 );
 
 CREATE TABLE ttp_rule_consumer (
-  name       TEXT PRIMARY KEY CONSTRAINT ttp_rule_consumer_name_format
+  name       TEXT NOT NULL PRIMARY KEY CONSTRAINT ttp_rule_consumer_name_format
              CHECK (length(name) BETWEEN 1 AND 128 AND name NOT GLOB '*[^A-Za-z0-9_.:@-]*'),
   position   INTEGER NOT NULL DEFAULT 0 CONSTRAINT ttp_rule_consumer_position_nonnegative CHECK (position >= 0),
   updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -110,6 +110,19 @@ BEGIN
   SELECT RAISE(IGNORE);
 END;
 
+CREATE TRIGGER ttp_rule_15_hand_author BEFORE UPDATE ON ttp_rule
+WHEN NOT EXISTS (SELECT 1 FROM ttp_rule_store_actor)
+     AND NEW.updated_by IS OLD.updated_by AND OLD.updated_by IS NOT 'sqlite'
+     AND (NEW.rule_id IS NOT OLD.rule_id OR NEW.rule_version IS NOT OLD.rule_version
+          OR NEW.source_path IS NOT OLD.source_path OR NEW.yaml_content IS NOT OLD.yaml_content)
+BEGIN
+  UPDATE ttp_rule
+     SET rule_id = NEW.rule_id, rule_version = NEW.rule_version, source_path = NEW.source_path,
+         yaml_content = NEW.yaml_content, updated_at = NEW.updated_at, updated_by = 'sqlite'
+   WHERE rule_id = OLD.rule_id;
+  SELECT RAISE(IGNORE);
+END;
+
 CREATE TRIGGER ttp_rule_20_log_delete AFTER DELETE ON ttp_rule
 BEGIN
   INSERT INTO ttp_rule_event (rule_id, entity, op, actor)
@@ -178,6 +191,22 @@ CREATE TRIGGER ttp_rule_state_05_rule_id_format_update BEFORE UPDATE OF rule_id 
 WHEN NEW.rule_id GLOB (SELECT glob FROM ttp_rule_id_forbidden)
 BEGIN
   SELECT RAISE(ABORT, 'CHECK constraint failed: ttp_rule_state_rule_id_format');
+END;
+
+CREATE TRIGGER ttp_rule_state_15_hand_author BEFORE UPDATE ON ttp_rule_state
+WHEN NOT EXISTS (SELECT 1 FROM ttp_rule_store_actor)
+     AND NEW.set_by IS OLD.set_by AND OLD.set_by IS NOT 'sqlite'
+     AND (NEW.rule_id IS NOT OLD.rule_id OR NEW.state IS NOT OLD.state OR NEW.confidence_max IS NOT OLD.confidence_max
+          OR NEW.expires_at IS NOT OLD.expires_at OR NEW.reason IS NOT OLD.reason
+          OR (NEW.set_at IS NOT OLD.set_at
+              AND NEW.set_at IS NOT (SELECT json_extract(e.state_row, '$.set_at') FROM ttp_rule_event e
+                                      WHERE e.rule_id = NEW.rule_id AND e.entity = 'state' ORDER BY e.position DESC LIMIT 1)))
+BEGIN
+  UPDATE ttp_rule_state
+     SET rule_id = NEW.rule_id, state = NEW.state, confidence_max = NEW.confidence_max, expires_at = NEW.expires_at,
+         reason = NEW.reason, set_at = NEW.set_at, set_by = 'sqlite'
+   WHERE rule_id = OLD.rule_id;
+  SELECT RAISE(IGNORE);
 END;
 
 CREATE TRIGGER ttp_rule_state_20_log_delete AFTER DELETE ON ttp_rule_state

@@ -21,11 +21,10 @@ const ONLY_SQLITE = new Map([
   ['ttp_rule_txn_mark', 'marks a library transaction so its events share one commit (Postgres: the txid)'],
   ['ttp_rule_event_commit', 'the commit of each event written by a library transaction (Postgres: ttp_rule_event.txid)'],
 ]);
-// Drift this test found and that needs a new SQLite schema version to fix; the
-// todo tests at the end show each one. Remove an entry when it is fixed.
-const KNOWN_DRIFT = new Map([
-  ['ttp_rule_consumer.name', 'SQLite: TEXT PRIMARY KEY without NOT NULL takes a NULL name (a SQLite quirk); Postgres refuses it'],
-]);
+// Drift this test found and that needs a new SQLite schema version to fix; a
+// test at the end shows each one. Remove an entry when it is fixed (SQLite
+// schema version 5 fixed ttp_rule_consumer.name and the hand-update attribution).
+const KNOWN_DRIFT = new Map<string, string>();
 
 let pg: BackendFixture;
 let lite: BackendFixture;
@@ -214,17 +213,41 @@ test('the same hand edits log the same events on both backends (insert, update, 
   assert.deepEqual(onLite, onPg, 'SQLite logs the same events with the same fields');
 });
 
-test('a hand update that leaves the author column alone is attributed alike on both backends', { todo: 'drift found by this test: Postgres (0005) records the session role as set_by/updated_by, SQLite keeps the previous author; needs a SQLite schema version' }, async () => {
-  const logs: Event[][] = [];
+/** Who a hand edit that names no author is credited to: the login role on Postgres, 'sqlite' on SQLite (no logins). */
+async function handEditor(raw: RawDb): Promise<string> {
+  if (raw === liteRaw) return 'sqlite';
+  const [row] = await raw.run(`SELECT session_user::text AS login`);
+  return String(row!['login']);
+}
+
+test('a hand update that leaves the author column alone is credited to the hand editor on both backends, not to the previous author', async () => {
   for (const raw of [pgRaw, liteRaw]) {
+    const who = await handEditor(raw);
+    const backend = raw === liteRaw ? 'sqlite' : 'postgres';
+    await raw.run(`INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by) VALUES ('A1', 1, 'a1.yaml', 'v1', 'erin')`);
     await raw.run(`INSERT INTO ttp_rule_state (rule_id, state, set_by) VALUES ('A1', 'enabled', 'frank')`);
     const from = await head(raw);
     await raw.run(`UPDATE ttp_rule_state SET state = 'disabled' WHERE rule_id = 'A1'`);
-    logs.push(await eventsAfter(raw, from));
+    await raw.run(`UPDATE ttp_rule SET yaml_content = 'v2' WHERE rule_id = 'A1'`);
+    await raw.run(`UPDATE ttp_rule SET yaml_content = 'v2' WHERE rule_id = 'A1'`); // no-op: no event
+    await raw.run(`UPDATE ttp_rule_state SET reason = 'named', set_by = 'gina' WHERE rule_id = 'A1'`); // names its author
+    await raw.run(`UPDATE ttp_rule_state SET rule_id = 'A2' WHERE rule_id = 'A1'`); // a key change: delete + upsert
+    const events = await eventsAfter(raw, from);
+    assert.deepEqual(
+      events.map((e) => `${e.entity} ${e.op} ${e.rule_id} ${e.op === 'delete' ? '' : e.actor}`),
+      ['state upsert A1 ' + who, 'rule upsert A1 ' + who, 'state upsert A1 gina', 'state delete A1 ', 'state upsert A2 ' + who],
+      `${backend}: the events and their actors`,
+    );
+    for (const e of events) {
+      if (e.state && e.entity === 'state') assert.equal(e.state['set_by'], e.actor, `${backend}: the logged state row names its actor`);
+      if (e.rule) assert.equal(e.rule['updated_by'], e.actor, `${backend}: the logged rule row names its actor`);
+    }
+    const [state] = await raw.run(`SELECT set_by FROM ttp_rule_state WHERE rule_id = 'A2'`);
+    const [rule] = await raw.run(`SELECT updated_by FROM ttp_rule WHERE rule_id = 'A1'`);
+    assert.deepEqual([state!['set_by'], rule!['updated_by']], [who, who], `${backend}: the rows name the hand editor`);
   }
-  assert.notEqual(logs[1]![0]!.actor, 'frank', 'SQLite credits the previous author with a change someone else made');
 });
 
-test('a consumer without a name is refused on both backends', { todo: KNOWN_DRIFT.get('ttp_rule_consumer.name')! }, async () => {
+test('a consumer without a name is refused on both backends', async () => {
   assert.deepEqual([await accepts(pgRaw, CONSUMER, [null, 0]), await accepts(liteRaw, CONSUMER, [null, 0])], [false, false], '[postgres, sqlite] accepted');
 });

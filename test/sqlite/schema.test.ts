@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -57,6 +57,90 @@ describe('SQLite schema (sql/sqlite)', () => {
       await assert.rejects(attempt(), (e: unknown) => hasCode('SCHEMA_TOO_NEW')(e) && /version 99/.test((e as Error).message) && /upgrade ttp-rule-store/.test((e as Error).message));
     }
     withRaw(path, (db) => assert.equal(db.pragma('user_version', { simple: true }), 99, 'never downgraded'));
+  });
+
+  test('a file one version ahead of this code (latest + 1) is refused with SCHEMA_TOO_NEW too', async () => {
+    const { path, url } = fresh();
+    await migrate(url);
+    const ahead = knownSqliteVersions().length + 1;
+    withRaw(path, (db) => db.pragma(`user_version = ${ahead}`));
+    await assert.rejects(openRuleStore({ url }), (e: unknown) => hasCode('SCHEMA_TOO_NEW')(e) && new RegExp(`version ${ahead}`).test((e as Error).message));
+    await assert.rejects(migrate(url), hasCode('SCHEMA_TOO_NEW'));
+    withRaw(path, (db) => assert.equal(db.pragma('user_version', { simple: true }), ahead, 'never downgraded'));
+  });
+
+  /** A file at schema version 4, as ttp-rule-store wrote it before version 5, with `seed` run on it. */
+  const versionFour = (seed: string): { path: string; url: string } => {
+    const made = fresh();
+    withRaw(made.path, (db) => {
+      for (const v of ['0001', '0002', '0003', '0004']) db.exec(readFileSync(join(SQLITE_SQL_DIR, `${v}.sql`), 'utf8'));
+      db.pragma(`application_id = ${SQLITE_APPLICATION_ID}`);
+      db.pragma('user_version = 4');
+      db.exec(seed);
+    });
+    return made;
+  };
+
+  test('a schema-4 file migrates to 5 in place: consumers kept, their name NOT NULL, hand updates no longer credited to the previous author', async () => {
+    const { path, url } = versionFour(`
+      INSERT INTO ttp_rule (rule_id, rule_version, yaml_content, updated_by) VALUES ('M1', 1, 'x', 'erin');
+      INSERT INTO ttp_rule_state (rule_id, state, set_by) VALUES ('M1', 'disabled', 'frank');
+      INSERT INTO ttp_rule_consumer (name, position, updated_at) VALUES ('engine-1', 2, '2024-05-01T12:00:00.000Z'), ('engine-2', 0, '2024-05-02T12:00:00.000Z');`);
+    assert.deepEqual(await migrate(url), ['0005']);
+    withRaw(path, (db) => {
+      assert.equal(db.pragma('user_version', { simple: true }), 5);
+      assert.deepEqual(db.prepare('SELECT name, position, updated_at FROM ttp_rule_consumer ORDER BY name').all(), [
+        { name: 'engine-1', position: 2, updated_at: '2024-05-01T12:00:00.000Z' },
+        { name: 'engine-2', position: 0, updated_at: '2024-05-02T12:00:00.000Z' },
+      ]);
+      const name = (db.prepare(`SELECT "notnull" AS nn FROM pragma_table_info('ttp_rule_consumer') WHERE name = 'name'`).get() as { nn: number }).nn;
+      assert.equal(name, 1, 'ttp_rule_consumer.name is NOT NULL');
+      assert.throws(() => db.exec(`INSERT INTO ttp_rule_consumer (name) VALUES (NULL)`), /NOT NULL constraint failed: ttp_rule_consumer\.name/);
+      assert.equal((db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'ttp_rule_consumer_v4'`).get() as { n: number }).n, 0);
+      db.exec(`UPDATE ttp_rule_state SET state = 'enabled' WHERE rule_id = 'M1'`);
+      db.exec(`UPDATE ttp_rule SET yaml_content = 'y' WHERE rule_id = 'M1'`);
+      const events = db.prepare(`SELECT entity, actor FROM ttp_rule_event WHERE position > 2 ORDER BY position`).all();
+      assert.deepEqual(events, [{ entity: 'state', actor: 'sqlite' }, { entity: 'rule', actor: 'sqlite' }]);
+    });
+    const store = await openRuleStore({ url, migrate: false });
+    try {
+      assert.deepEqual((await store.consumers()).map((c) => c.name), ['engine-1', 'engine-2']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a schema-4 file with a consumer without a name is not migrated; the message says which column', async () => {
+    const { path, url } = versionFour(`INSERT INTO ttp_rule_consumer (name, position) VALUES (NULL, 1), ('engine-1', 0);`);
+    await assert.rejects(migrate(url), (e: unknown) => RuleStoreError.is(e) && /NOT NULL constraint failed: ttp_rule_consumer\.name/.test(e.message));
+    withRaw(path, (db) => {
+      assert.equal(db.pragma('user_version', { simple: true }), 4, 'nothing applied');
+      assert.equal((db.prepare('SELECT count(*) AS n FROM ttp_rule_consumer').get() as { n: number }).n, 2, 'the rows are where they were');
+      db.exec('DELETE FROM ttp_rule_consumer WHERE name IS NULL');
+    });
+    assert.deepEqual(await migrate(url), ['0005'], 'once the row is gone, the file migrates');
+  });
+
+  test('library writes keep the author they name, even the previous one (they are marked, not taken for hand edits)', async () => {
+    const { path, url } = fresh();
+    const store = await openRuleStore({ url });
+    try {
+      await store.upsertRule(ruleYaml('LW'), { updatedBy: 'alice' });
+      await store.upsertRule(ruleYaml('LW', { version: 2 }), { updatedBy: 'alice' });
+      await store.setState('LW', 'disabled', 'bob');
+      await store.setState('LW', 'enabled', 'bob');
+    } finally {
+      await store.close();
+    }
+    withRaw(path, (db) => {
+      assert.deepEqual(db.prepare(`SELECT entity, actor FROM ttp_rule_event ORDER BY position`).all(), [
+        { entity: 'rule', actor: 'alice' },
+        { entity: 'rule', actor: 'alice' },
+        { entity: 'state', actor: 'bob' },
+        { entity: 'state', actor: 'bob' },
+      ]);
+      assert.equal((db.prepare('SELECT count(*) AS n FROM ttp_rule_store_actor').get() as { n: number }).n, 0, 'the mark never outlives its transaction');
+    });
   });
 
   test('with migrate: false, a missing or unmigrated file is refused with a MigrationRequiredError that says how to migrate', async () => {

@@ -159,8 +159,11 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
 
   /**
    * Wraps `work` (run inside {@link write}'s transaction) with `actor` recorded
-   * for the delete events its triggers write. The actor row is removed before
-   * commit, so no other connection ever sees it.
+   * as the library's caller: the triggers take it for the delete events they
+   * write, and take the author columns as written (an unmarked update that leaves
+   * them alone is a hand edit, credited to 'sqlite', 0005.sql). Every library
+   * write goes through here. The actor row is removed before commit, so no other
+   * connection ever sees it.
    */
   const writeTransaction = db.transaction((work: () => unknown) => work());
   const withActor = <T>(actor: string, work: () => T) => (): T => {
@@ -225,19 +228,18 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       }),
 
     writeState: (w: StateWrite) =>
-      write(`set the state of ${w.ruleId}`, () => {
-        const [row] = q.upsertState.all(w.ruleId, w.state, w.confidenceMax, encodeDate(w.expiresAt), w.reason, w.setBy);
-        return decodeStateRow(row!);
-      }),
+      write(
+        `set the state of ${w.ruleId}`,
+        withActor(w.setBy, () => {
+          const [row] = q.upsertState.all(w.ruleId, w.state, w.confidenceMax, encodeDate(w.expiresAt), w.reason, w.setBy);
+          return decodeStateRow(row!);
+        }),
+      ),
 
     deleteState: (ruleId, actor) => write(`clear the state of ${ruleId}`, withActor(actor, () => q.deleteState.all(ruleId).length > 0)),
 
     writeRules: (rules: readonly RuleWrite[], actor, prune) => {
       const upsert = (r: RuleWrite): boolean => q.upsertRule.all(r.ruleId, r.ruleVersion, r.sourcePath, r.yamlContent, actor).length > 0;
-      if (rules.length === 1 && !prune) {
-        // The hot path (one edit): one upsert, no actor row (updated_by names the writer).
-        return write('write rules', (): BatchResult => ({ upserted: upsert(rules[0]!) ? [rules[0]!.ruleId] : [], deleted: [] }));
-      }
       return write(
         'write rules',
         withActor(actor, (): BatchResult => {
