@@ -175,24 +175,26 @@ export function renderMarkdown(results: BenchResults): string {
     lines.push('');
   }
 
-  lines.push("**Propagation latency**, issuing a write → the change in a subscriber's hands (writer in a child process, subscriber in the bench process), ms:");
-  lines.push('');
-  const latencyBody: string[][] = [];
-  for (const group of ['floor', 'store', 'old', 'context'] as const) {
-    for (const row of results.latency.filter((r) => r.group === group)) {
-      const r = results.ratios[row.id];
-      const label = group === 'floor' ? `**${row.label}**` : row.label;
-      const vsInterval = row.intervalMs ? (row.latency.p50 / row.intervalMs).toFixed(2) : '';
-      const p50 = t.get(`${row.id}P50`);
-      const p99 = t.get(`${row.id}P99`);
-      const target = p50 && p99 ? `p50 ≤ 1.3×, p99 ≤ 2× floor` : '';
-      const met = p50 && p99 ? `p50 ${p50.met ? 'met' : '**missed**'}, p99 ${p99.met ? 'met' : '**missed**'}` : '';
-      latencyBody.push([label, String(row.latency.n), ms(row.latency.p50), ms(row.latency.p99), ms(row.latency.max), ratio(r?.p50), ratio(r?.p99), row.ack ? ms(row.ack.p50) : '', row.afterAck && row.group !== 'context' ? ms(row.afterAck.p50) : '', vsInterval, target, met]);
+  if (results.latency.length > 0) {
+    lines.push("**Propagation latency**, issuing a write → the change in a subscriber's hands (writer in a child process, subscriber in the bench process), ms:");
+    lines.push('');
+    const latencyBody: string[][] = [];
+    for (const group of ['floor', 'store', 'old', 'context'] as const) {
+      for (const row of results.latency.filter((r) => r.group === group)) {
+        const r = results.ratios[row.id];
+        const label = group === 'floor' ? `**${row.label}**` : row.label;
+        const vsInterval = row.intervalMs ? (row.latency.p50 / row.intervalMs).toFixed(2) : '';
+        const p50 = t.get(`${row.id}P50`);
+        const p99 = t.get(`${row.id}P99`);
+        const target = p50 && p99 ? `p50 ≤ 1.3×, p99 ≤ 2× floor` : '';
+        const met = p50 && p99 ? `p50 ${p50.met ? 'met' : '**missed**'}, p99 ${p99.met ? 'met' : '**missed**'}` : '';
+        latencyBody.push([label, String(row.latency.n), ms(row.latency.p50), ms(row.latency.p99), ms(row.latency.max), ratio(r?.p50), ratio(r?.p99), row.ack ? ms(row.ack.p50) : '', row.afterAck && row.group !== 'context' ? ms(row.afterAck.p50) : '', vsInterval, target, met]);
+      }
     }
+    table(['scenario', 'n', 'p50', 'p99', 'max', 'p50 / floor', 'p99 / floor', 'writer ack p50', 'after ack p50', 'p50 / poll interval', 'target', 'met'], latencyBody);
+    lines.push('"Writer ack" is issuing the write → the writer\'s call returned (validation, the statement, its triggers, the commit); "after ack" is, per write, the rest: the doorbell, the read and the decode on the subscriber\'s side.');
+    lines.push('');
   }
-  table(['scenario', 'n', 'p50', 'p99', 'max', 'p50 / floor', 'p99 / floor', 'writer ack p50', 'after ack p50', 'p50 / poll interval', 'target', 'met'], latencyBody);
-  lines.push('"Writer ack" is issuing the write → the writer\'s call returned (validation, the statement, its triggers, the commit); "after ack" is, per write, the rest: the doorbell, the read and the decode on the subscriber\'s side.');
-  lines.push('');
 
   if (results.throughput) {
     const raw = (id: string): ThroughputResult | undefined => results.throughput!.find((x) => x.id === id);

@@ -133,9 +133,6 @@ async function main(): Promise<void> {
     if (!selected.slice(i + 1).some((s) => s.usesWriter)) await control.releaseShared();
   }
 
-  control.context.note('The writer runs in a child process (as the master, the CLI or psql would); the subscriber in the bench process. Stamps use the monotonic clock shared by both processes (the one performance.now() reads).');
-  control.context.note('The floor inserts the same ~450-byte rule text the store writes; its listener reads past a watermark (one read in flight, one queued), as the store does.');
-  control.context.note('Context rows are not ratios: "bare insert" is the commit round trip alone; the two notify rows show how fast each client library hears a NOTIFY.');
   meta['loadEnd'] = loadavg().map((l) => l.toFixed(2)).join(' ');
   meta['durationS'] = Number(((performance.now() - t0) / 1000).toFixed(1));
 

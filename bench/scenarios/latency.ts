@@ -62,6 +62,9 @@ export const latencyScenario: Scenario<RoundsPlan> = {
     const probes = context.wanted('latency') ? all : all.filter((p) => context.wanted(p.probe.id));
     context.log(`latency: ${probes.length} probes × ${plan.rounds} rounds × ${plan.perRound} samples (+ warm-up)`);
     const collected = await runRounds(context, probes.map((p) => p.probe), plan);
+    context.note('The writer runs in a child process (as the master, the CLI or psql would); the subscriber in the bench process. Stamps use the monotonic clock shared by both processes (the one performance.now() reads).');
+    context.note('The floor inserts the same ~450-byte rule text the store writes; its listener reads past a watermark (one read in flight, one queued), as the store does.');
+    context.note('Context rows are not ratios: "bare insert" is the commit round trip alone; the two notify rows show how fast each client library hears a NOTIFY.');
     return { latency: probes.map((p) => latencyRow(p.probe, p.group, collected.get(p.probe.id)!)) };
   },
 };
