@@ -1,9 +1,10 @@
 /**
  * bench/latency.svg: the latency distributions of a bench run as CDFs on a
  * log-scale time axis, in plain SVG (no dependency), drawn from the percentiles
- * kept in results.json.
+ * of the latency rows (a full `npm run bench` redraws it).
  *
- *   node --import tsx bench/chart.ts      redraws it from bench/results.json
+ *   node --import tsx bench/chart.ts <results.json>   redraws it from the JSON
+ *                                                      of `npm run bench -- --json=<file>`
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -77,8 +78,10 @@ export function renderLatencySvg(series: readonly ChartSeries[], title: string):
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const results = JSON.parse(readFileSync(new URL('results.json', import.meta.url), 'utf8')) as { chart?: { title: string; series: ChartSeries[] } };
-  if (!results.chart) throw new Error('bench/results.json has no chart data: run npm run bench');
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: chart.ts <results.json> (written by npm run bench -- --json=<file>)');
+  const results = JSON.parse(readFileSync(file, 'utf8')) as { chart?: { title: string; series: ChartSeries[] } };
+  if (!results.chart) throw new Error(`${file} has no chart data`);
   writeFileSync(new URL('latency.svg', import.meta.url), renderLatencySvg(results.chart.series, results.chart.title));
   console.log('bench/latency.svg redrawn');
 }

@@ -1,17 +1,17 @@
 /**
  * Pastes the last measured figures into README.md between markers:
- *   <!-- bench:begin --> … <!-- bench:end -->              bench/results.md and the chart bench/latency.svg (npm run bench)
+ *   <!-- bench:begin --> … <!-- bench:end -->              the report of a full `npm run bench` (bench/run.ts calls updateReadme)
  *   <!-- reliability:begin --> … <!-- reliability:end -->  bench/reliability.jsonl (npm run test:faults)
  *
- *   node --import tsx bench/readme.ts [bench|reliability]...
+ *   node --import tsx bench/readme.ts      re-pastes the reliability table
+ *
+ * The README's bench block is the only committed copy of the bench figures:
+ * they belong to one machine and one run, so no results file is kept beside it.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 const README = new URL('../README.md', import.meta.url);
-const RESULTS_MD = new URL('results.md', import.meta.url);
 const RELIABILITY = new URL('reliability.jsonl', import.meta.url);
-const CHART = new URL('latency.svg', import.meta.url);
-const CHART_LINE = '![latency](bench/latency.svg)';
 
 interface Row {
   scenario: string;
@@ -54,31 +54,22 @@ function reliabilityTable(): string {
   return lines.join('\n');
 }
 
-/**
- * bench/results.md for the README: links resolved from the repository root, and
- * the latency chart shown (results.md links it as `latency.svg`, beside itself;
- * it is added after the first paragraph when missing and the chart exists).
- */
-function benchBlock(): string {
-  let body = readFileSync(RESULTS_MD, 'utf8').replace(/^<!--.*-->\n/, '');
-  body = body.replace(/\]\(latency\.svg\)/g, '](bench/latency.svg)');
-  if (!body.includes('](bench/latency.svg)') && existsSync(CHART)) {
-    const cut = body.indexOf('\n\n');
-    body = cut < 0 ? `${body}\n\n${CHART_LINE}\n` : `${body.slice(0, cut)}\n\n${CHART_LINE}${body.slice(cut)}`;
-  }
-  return body;
+/** What to paste: the bench report's Markdown (from bench/report.ts) and/or the reliability table. */
+export interface ReadmeUpdate {
+  readonly bench?: string;
+  readonly reliability?: boolean;
 }
 
-/** Pastes bench/results.md (and/or the reliability table) into README.md. */
-export function updateReadme(which: readonly ('bench' | 'reliability')[]): void {
+/** Pastes the bench report and/or the reliability table into README.md. */
+export function updateReadme(update: ReadmeUpdate): void {
   let readme = readFileSync(README, 'utf8');
-  if (which.includes('bench')) readme = paste(readme, 'bench', benchBlock());
-  if (which.includes('reliability')) readme = paste(readme, 'reliability', reliabilityTable());
+  if (update.bench !== undefined) readme = paste(readme, 'bench', update.bench.replace(/^<!--.*-->\n/, ''));
+  if (update.reliability) readme = paste(readme, 'reliability', reliabilityTable());
   writeFileSync(README, readme);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const which = process.argv.slice(2).filter((w): w is 'bench' | 'reliability' => w === 'bench' || w === 'reliability');
-  updateReadme(which.length > 0 ? which : ['bench', 'reliability']);
-  console.log(`README.md updated (${which.length ? which.join(', ') : 'bench, reliability'})`);
+  if (process.argv.slice(2).some((w) => w !== 'reliability')) throw new Error('usage: readme.ts [reliability] (the bench block is pasted by a full npm run bench)');
+  updateReadme({ reliability: true });
+  console.log('README.md updated (reliability)');
 }

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { openRuleStore } from '../../src/index.js';
 import { forkChild } from '../support/child.js';
 import { RULE_BODY, manyRuleId, ruleText } from '../support/ruleText.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** One catch-up figure: a consumer that reconnects and replays `changes` missed changes. */
 export interface CatchUpResult {
@@ -123,3 +124,16 @@ export async function measureCatchUp(url: string, options: { changes: number; de
     await store.close();
   }
 }
+
+/** Catch-up: a consumer process replays the changes it missed, against the raw read of the same rows. */
+export const catchUpScenario: Scenario<{ changes: number; definitionsOnly: boolean }> = {
+  id: 'catchUp',
+  title: 'Catch-up',
+  measures: 'changesSince(old position) in a fresh process on the built package: time and peak RSS, against a raw postgres.js read of the same log rows',
+  plan: { quick: { changes: 10_000, definitionsOnly: true }, full: { changes: 100_000, definitionsOnly: true } },
+  needsBuild: true,
+  async run(context, plan) {
+    context.log(`catch-up: ${plan.changes} missed changes`);
+    return { catchUp: await context.withDatabase('catchup', (db) => measureCatchUp(db.url, { ...plan, log: context.log })) };
+  },
+};

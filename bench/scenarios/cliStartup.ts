@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summarize } from '../support/stats.js';
+import type { Scenario } from '../support/scenario.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const RULES = fileURLToPath(new URL('../../rules/', import.meta.url));
@@ -67,3 +68,16 @@ export function measureCliStartup(options: { reps: number; log: (m: string) => v
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** CLI start-up: spawn to exit of the built binary, against node -e 0. */
+export const cliStartupScenario: Scenario<{ reps: number }> = {
+  id: 'cliStartup',
+  title: 'CLI start-up',
+  measures: 'ttp-rules --version and ttp-rules list (SQLite), spawn to exit, against node -e 0',
+  plan: { quick: { reps: 5 }, full: { reps: 20 } },
+  needsBuild: true,
+  async run(context, plan) {
+    context.log(`cli start-up: node -e 0, ttp-rules --version and ttp-rules list (SQLite), ${plan.reps} runs each`);
+    return { cliStartup: measureCliStartup({ ...plan, log: context.log }) };
+  },
+};

@@ -4,6 +4,7 @@ import { openRuleStore } from '../../src/index.js';
 import { clearRuleDocCache } from '../../src/log/ruleDocCache.js';
 import { BENCH_KINDS, manyRuleId, ruleText } from '../support/ruleText.js';
 import { summarize } from '../support/stats.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** One cold-start figure (ms, median of `reps` runs). */
 export interface ColdStartRow {
@@ -85,3 +86,15 @@ export async function measureColdStart(url: string, options: { rules: number; re
     await store.close();
   }
 }
+
+/** Cold start: snapshot() of many rules, against parsing the same YAML alone. */
+export const coldStartScenario: Scenario<{ rules: number; reps: number }> = {
+  id: 'coldStart',
+  title: 'Cold start',
+  measures: 'snapshot() of many rules in the bench process, against parsing the same YAML alone',
+  plan: { quick: { rules: 2000, reps: 2 }, full: { rules: 10_000, reps: 3 } },
+  async run(context, plan) {
+    context.log(`cold start: snapshot of ${plan.rules} rules`);
+    return { coldStart: await context.withDatabase('coldstart', (db) => measureColdStart(db.url, { ...plan, log: context.log })) };
+  },
+};

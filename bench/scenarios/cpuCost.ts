@@ -2,6 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_RULE_STATE, compileRule, parseRule } from '../../src/index.js';
 import { ruleText } from '../support/ruleText.js';
 import { summarize } from '../support/stats.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** CPU per call of one step in the store's per-change path, µs. */
 export interface CpuCost {
@@ -39,3 +40,14 @@ export function measureCpuCosts(options: { calls: number }): CpuCost[] {
     return { id: step.id, label: step.label, p50Us: s.p50, meanUs: s.mean };
   });
 }
+
+/** Where the gap to the floor goes: CPU per change that only the store spends. */
+export const cpuScenario: Scenario<{ calls: number }> = {
+  id: 'cpu',
+  title: 'CPU per change',
+  measures: 'CPU per change spent only by the store (decode, compile, emit), in this process',
+  plan: { quick: { calls: 500 }, full: { calls: 3000 } },
+  async run(_context, plan) {
+    return { cpu: measureCpuCosts(plan) };
+  },
+};

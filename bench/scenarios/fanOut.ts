@@ -2,6 +2,7 @@ import { Subject } from 'rxjs';
 import { openRuleStore, type RuleChange } from '../../src/index.js';
 import { summarize } from '../support/stats.js';
 import type { Writer } from '../support/writerClient.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** Cost per delivered change per subscriber, µs: the store's `changes$` and a bare RxJS Subject. */
 export interface FanOutResult {
@@ -65,3 +66,17 @@ export async function measureFanOut(url: string, writer: Writer, options: { subs
     await store.close();
   }
 }
+
+/** Fan-out: many no-op subscribers on one store, fed by the writer process. */
+export const fanOutScenario: Scenario<{ subscribers: number; changes: number }> = {
+  id: 'fanOut',
+  title: 'Fan-out',
+  measures: "cost per delivered change per no-op subscriber of one store's changes$, against a bare RxJS Subject",
+  plan: { quick: { subscribers: 1000, changes: 300 }, full: { subscribers: 1000, changes: 2000 } },
+  usesWriter: true,
+  async run(context, plan) {
+    const { db, writer } = await context.shared();
+    context.log(`fan-out: ${plan.subscribers} subscribers, ${plan.changes} changes`);
+    return { fanOut: await measureFanOut(db.url, writer, plan) };
+  },
+};

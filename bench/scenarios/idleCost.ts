@@ -1,8 +1,11 @@
 import postgres from 'postgres';
 import { openRuleStore } from '../../src/index.js';
 import { sleep } from '../support/clock.js';
-import { PG_SERVER_URL, type BenchDatabase } from '../support/database.js';
+import { PG_SERVER_URL, type TestDatabase as BenchDatabase } from '../../test/helpers/database.js';
 import { SEED_POLL_MS, startSeedPoller } from './seedPoll.js';
+import type { Scenario } from '../support/scenario.js';
+import { measureSqliteIdle } from './sqlite.js';
+import { POLL_MS } from './latency.js';
 
 /** Something that runs against the database while nothing changes. */
 export interface IdleSubject {
@@ -139,3 +142,40 @@ export function storeSubject(id: string, label: string, options: { transport: 'l
     },
   };
 }
+
+/** The library's default listen safety check. */
+const LISTEN_SAFETY_MS = 30_000;
+
+/** (e) Idle cost, alone in a fresh database. */
+export const idleScenario: Scenario<{ windowMs: number; settleMs: number }> = {
+  id: 'idle',
+  title: 'Idle cost',
+  measures: 'queries per second per store while nothing changes (listen, poll, SQLite), against the seed\'s 1 s poll',
+  plan: { quick: { windowMs: 3000, settleMs: 1000 }, full: { windowMs: 10_000, settleMs: 1000 } },
+  async run(context, plan) {
+    context.log('idle: measuring queries per second while nothing changes');
+    const measured = await context.withDatabase('idle', (db) =>
+      measureIdle(
+        db,
+        [
+          seedPoller,
+          storeSubject('listen', `this store on listen (safety check ${LISTEN_SAFETY_MS / 1000} s, the default)`, { transport: 'listen', intervalMs: LISTEN_SAFETY_MS }),
+          storeSubject('listenTick', 'this store on listen, safety check shortened to 1 s (prices one check)', { transport: 'listen', intervalMs: 1000 }),
+          storeSubject('poll', `this store on Postgres poll (${POLL_MS} ms, the default)`, { transport: 'poll', intervalMs: POLL_MS }),
+        ],
+        plan,
+      ),
+    );
+    const results: IdleResult[] = [...measured.results];
+    const sqliteMissing = await context.sqliteMissing();
+    if (sqliteMissing === null) results.push(await measureSqliteIdle(plan));
+    else context.skip(`SQLite idle: the SQLite backend does not open (${sqliteMissing}).`);
+    const tick = results.find((r) => r.id === 'listenTick');
+    if (tick) {
+      context.note(
+        `Listen idle: one safety check costs about ${tick.queriesPerSecond.toFixed(1)} queries (measured with the check every 1 s); at the default ${LISTEN_SAFETY_MS / 1000} s that amortises to ${(tick.queriesPerSecond / (LISTEN_SAFETY_MS / 1000)).toFixed(3)} queries/s per store. The seed polled once a second per worker.`,
+      );
+    }
+    return { idle: { counter: measured.counter, windowMs: measured.windowMs, results, note: measured.counter === 'xact_commit' ? 'transactions, not statements: every query here is one autocommit transaction' : '' } };
+  },
+};

@@ -31,8 +31,9 @@ import {
   type RuleStore,
 } from '../../src/index.js';
 import { stamp } from '../support/clock.js';
-import { createBenchDatabase } from '../support/database.js';
+import { createTestDatabase } from '../../test/helpers/database.js';
 import { ruleText } from '../support/ruleText.js';
+import type { Scenario } from '../support/scenario.js';
 import { summarize, type LatencySummary } from '../support/stats.js';
 
 /** Options of {@link runNatsBench}; every field has a default. */
@@ -270,7 +271,7 @@ async function worker(): Promise<void> {
 export async function runNatsBench(options: NatsBenchOptions = {}): Promise<NatsBenchResult> {
   const natsUrl = options.natsUrl ?? process.env['TTP_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const db = await createBenchDatabase('nats');
+  const db = await createTestDatabase('nats', { prefix: 'ttp_bench' });
   try {
     log('latency: database -> NATS subscriber (jetstream)');
     const jetstream = await latencyBlock(db.url, natsUrl, 'jetstream', options.edits ?? 500);
@@ -286,6 +287,32 @@ export async function runNatsBench(options: NatsBenchOptions = {}): Promise<Nats
     await db.drop();
   }
 }
+
+/** Null when NATS answers at `url`; otherwise why the NATS figures are skipped. */
+async function natsUnavailable(url: string): Promise<string | null> {
+  try {
+    const nc = await connect({ servers: url, timeout: 2000, reconnect: false });
+    await nc.close();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/** The NATS bridge: latency to NATS subscribers and bus-fed engines, and bus-fed against direct LISTEN engines. */
+export const natsScenario: Scenario<Required<Omit<NatsBenchOptions, 'natsUrl' | 'log'>>> = {
+  id: 'nats',
+  title: 'NATS bridge',
+  measures: 'database -> NATS subscriber and bus-fed engine latency, against a direct LISTEN engine; a burst to many bus-fed engines against direct LISTEN engines',
+  plan: { quick: { edits: 50, engines: 20, processes: 2, direct: 4, burst: 100 }, full: { edits: 300, engines: 200, processes: 4, direct: 10, burst: 500 } },
+  async run(context, plan) {
+    const natsUrl = process.env['TTP_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+    const down = await natsUnavailable(natsUrl);
+    if (down !== null) return void context.skip(`NATS figures: no NATS at ${natsUrl} (${down}).`);
+    context.log('nats: bridge latency and bus-fed engines (bench/scenarios/nats.ts)');
+    return { nats: await runNatsBench({ natsUrl, ...plan, log: (line) => context.log(`nats: ${line.trim()}`) }) };
+  },
+};
 
 function flag(name: string): number | undefined {
   const at = process.argv.indexOf(`--${name}`);

@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { openRuleStore, watchRules, type RuleIndex } from '../../src/index.js';
 import { BENCH_KINDS, manyRuleId, ruleText } from '../support/ruleText.js';
 import { summarize } from '../support/stats.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** Reads of the past and whole transactions (issue 14). */
 export interface ReadPastResult {
@@ -118,3 +119,17 @@ export async function measureReadPast(url: string, options: { rules: number; eve
     await store.close();
   }
 }
+
+/** Reads of the past: snapshot({ at }) against snapshot(); one many-rule transaction through watchRules. Printed and noted only. */
+export const readPastScenario: Scenario<{ rules: number; events: number; reps: number }> = {
+  id: 'readPast',
+  title: 'Reads of the past',
+  measures: 'snapshot({ at }) over a long log against snapshot() (target ≤ 3×); a many-rule transaction through watchRules (time, RSS)',
+  plan: { quick: { rules: 1000, events: 10_000, reps: 3 }, full: { rules: 10_000, events: 100_000, reps: 10 } },
+  async run(context, plan) {
+    context.log(`reads of the past: snapshot({ at }) over ${plan.events} events of ${plan.rules} rules; a ${plan.rules}-rule transaction through watchRules`);
+    const r = await context.withDatabase('readpast', (db) => measureReadPast(db.url, { ...plan, log: context.log }));
+    context.log(`  snapshot() ${r.snapshotMs.toFixed(1)} ms, snapshot({ at }) ${r.snapshotAtMs.toFixed(1)} ms: ${r.ratio.toFixed(2)}× (target ≤ 3×)`);
+    context.log(`  ${r.transactionRules}-rule transaction: ${r.transactionIndexes} new index after ${r.transactionMs.toFixed(0)} ms; RSS ${r.rssBeforeMb.toFixed(0)} MB before, peak ${r.rssPeakMb.toFixed(0)} MB`);
+  },
+};

@@ -2,6 +2,8 @@ import postgres from 'postgres';
 import { sleep, stamp } from '../support/clock.js';
 import { createArrivals } from '../support/latency.js';
 import type { Writer } from '../support/writerClient.js';
+import { latencyRow } from '../support/latency.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** The seed's poll period. */
 export const SEED_POLL_MS = 1000;
@@ -75,3 +77,19 @@ export async function measureSeedPoll(url: string, writer: Writer, options: { sa
   }
   return { samples, acks };
 }
+
+/** (g) The old design: the seed's 1 s poll of ttp_rule.updated_at. */
+export const seedPollScenario: Scenario<{ samples: number }> = {
+  id: 'seedPoll',
+  title: "The seed's poll",
+  measures: "upsertRule -> the row seen by the seed's 1 s poll of ttp_rule WHERE updated_at > watermark (the design replaced)",
+  plan: { quick: { samples: 20 }, full: { samples: 150 } },
+  usesWriter: true,
+  async run(context, plan) {
+    const { db, writer } = await context.shared();
+    context.log(`seed poll: ${plan.samples} writes at random phases of its ${SEED_POLL_MS} ms poll`);
+    const data = await measureSeedPoll(db.url, writer, { samples: plan.samples, nextSeq: context.nextSeq });
+    context.note(`Old design: ${plan.samples} upserts issued 100–300 ms apart (so at uniformly random phases of the poll), to 20 rules in turn, each timed to the poll that returned it.`);
+    return { latency: [latencyRow({ id: 'seedPoll', label: 'old design (the seed): 1 s poll of ttp_rule WHERE updated_at > watermark, upsertRule -> row seen' }, 'old', data, { intervalMs: SEED_POLL_MS })] };
+  },
+};

@@ -5,6 +5,10 @@ import Database from 'better-sqlite3';
 import { openRuleStore } from '../../src/index.js';
 import { sleep } from '../support/clock.js';
 import type { IdleResult } from './idleCost.js';
+import { uncommitted } from '../support/git.js';
+import { latencyRow, runBlock } from '../support/latency.js';
+import type { Scenario } from '../support/scenario.js';
+import { crossStoreProbe } from './storeLatency.js';
 
 /** The library's default SQLite poll interval (`openRuleStore` docs), passed explicitly so the report states it. */
 export const SQLITE_POLL_MS = 100;
@@ -88,3 +92,27 @@ export async function measureSqliteIdle(options: { windowMs: number; settleMs: n
     file.drop();
   }
 }
+
+/** (f) SQLite across processes: the writer child edits a WAL file another process polls. */
+export const sqliteCrossScenario: Scenario<{ samples: number }> = {
+  id: 'sqliteCross',
+  title: 'Propagation latency on SQLite',
+  measures: `write in a writer process -> change in a store polling the same SQLite file every ${SQLITE_POLL_MS} ms`,
+  plan: { quick: { samples: 40 }, full: { samples: 200 } },
+  usesWriter: true,
+  async run(context, plan) {
+    const missing = await context.sqliteMissing();
+    if (missing !== null) return void context.skip(`SQLite figures: the SQLite backend does not open yet (${missing}).`);
+    const { writer } = await context.shared();
+    const file = createBenchSqliteFile('latency');
+    context.trackSqliteFile(file);
+    await writer.call('openStore', { name: 'sqlite', options: { url: file.url, pollIntervalMs: SQLITE_POLL_MS } });
+    const probe = crossStoreProbe({ id: 'sqliteCross', label: `store on SQLite (poll ${SQLITE_POLL_MS} ms), writer process -> changes$ in another process`, url: file.url, writer, writerStore: 'sqlite', edit: 'upsert', pollIntervalMs: SQLITE_POLL_MS });
+    context.log(`sqlite: ${plan.samples} samples at ${SQLITE_POLL_MS} ms`);
+    const data = await runBlock(probe, { warmup: 5, samples: plan.samples, nextSeq: context.nextSeq, jitterMs: SQLITE_POLL_MS });
+    await writer.call('closeStore', { name: 'sqlite' });
+    context.note(`SQLite: ${plan.samples} sequential edits across processes on one WAL file, each after a random 0–${SQLITE_POLL_MS} ms pause.`);
+    if (uncommitted('src/store/sqlite', 'sql/sqlite')) context.note('SQLite figures were measured on the SQLite backend as it stood in the working tree, not yet committed.');
+    return { latency: [latencyRow(probe, 'store', data, { intervalMs: SQLITE_POLL_MS })] };
+  },
+};

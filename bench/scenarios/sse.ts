@@ -3,6 +3,7 @@ import { openRuleStore, type RuleStore } from '../../src/index.js';
 import { forkChild } from '../support/child.js';
 import { ruleText } from '../support/ruleText.js';
 import { summarize, type LatencySummary } from '../support/stats.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** What the SSE scenario measured. */
 export interface SseBenchResult {
@@ -150,3 +151,20 @@ export async function measureSse(url: string, options: { samples: number; client
     await writer.close();
   }
 }
+
+/** SSE: write -> event through an SSE client of a server process, against changes$ in this process. Noted only. */
+export const sseScenario: Scenario<{ samples: number; clients: number; fanOutChanges: number }> = {
+  id: 'sse',
+  title: 'SSE',
+  measures: 'write -> event via an SSE client of a server in another process, against changes$ in this process (target ratio ≤ 1.5); one change to many SSE clients; server RSS',
+  plan: { quick: { samples: 50, clients: 100, fanOutChanges: 3 }, full: { samples: 300, clients: 500, fanOutChanges: 20 } },
+  needsBuild: true,
+  async run(context, plan) {
+    context.log(`sse: ${plan.samples} writes timed to changes$ and to an SSE client; ${plan.clients} SSE clients`);
+    const r = await context.withDatabase('sse', (db) => measureSse(db.url, { ...plan, log: context.log }));
+    const ms = (v: number): string => v.toFixed(2);
+    const line = `SSE (bench/scenarios/sse.ts): write -> event, p50 ${ms(r.sse.p50)} ms via an SSE client of a server in another process vs ${ms(r.changes.p50)} ms via changes$ in this process (ratio ${r.ratioP50.toFixed(2)}, target <= 1.5${r.ratioP50 <= 1.5 ? ', met' : ', not met'}; p90 ${ms(r.sse.p90)} vs ${ms(r.changes.p90)} ms; ${r.samples} writes); one change to all of ${r.clients} SSE clients: p50 ${ms(r.allClients.p50)} ms, max ${ms(r.allClients.max)} ms (${plan.fanOutChanges} changes); server RSS ${r.rssIdleMb.toFixed(1)} MB idle, ${r.rssWithClientsMb.toFixed(1)} MB with ${r.clients} clients.`;
+    context.log(line);
+    context.note(line);
+  },
+};

@@ -7,6 +7,8 @@ import { forkChild, type BenchChild, type ChildMessage } from '../support/child.
 import { stamp } from '../support/clock.js';
 import { BENCH_KINDS, manyRuleId, ruleText } from '../support/ruleText.js';
 import { summarize, type LatencySummary } from '../support/stats.js';
+import { withAdmin } from '../../test/helpers/database.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** Memory of one worker process (MB, after a full GC). */
 export interface WorkerMemory {
@@ -106,3 +108,21 @@ export async function measureSwarm(
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Swarm: a master and many worker processes on the built package. */
+export const swarmScenario: Scenario<{ workers: number; files: number; bigRules: number; memoryWorkers: number }> = {
+  id: 'swarm',
+  title: 'Swarm',
+  measures: 'rule files written -> every worker holds them; worker memory empty and with many rules; server connections held',
+  plan: { quick: { workers: 4, files: 100, bigRules: 2000, memoryWorkers: 2 }, full: { workers: 16, files: 500, bigRules: 10_000, memoryWorkers: 4 } },
+  needsBuild: true,
+  async run(context, plan) {
+    context.log(`swarm: master + ${plan.workers} workers, ${plan.files} files`);
+    const swarm = await context.withDatabase('swarm', (db) => {
+      const connections = (): Promise<number> =>
+        withAdmin(async (sql) => Number((await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = ${db.name}`)[0]?.n ?? 0));
+      return measureSwarm(db.url, { ...plan, log: context.log, connections });
+    });
+    return { swarm };
+  },
+};

@@ -4,6 +4,7 @@ import { openRuleStore, type RuleStore } from '../../src/index.js';
 import { stamp } from '../support/clock.js';
 import { startWriter, type Writer } from '../support/writerClient.js';
 import type { BurstKind } from '../support/writerProtocol.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** One throughput figure: `count` changes from `writers` concurrent writers, delivered to one subscriber. */
 export interface ThroughputResult {
@@ -165,3 +166,17 @@ export async function measureThroughput(
     for (const writer of writers) await writer.close();
   }
 }
+
+/** Throughput: concurrent writer processes, delivered to a subscriber, against raw SQL on the same tables. */
+export const throughputScenario: Scenario<{ writers: number; perWriter: number; rounds: number; warmup: number }> = {
+  id: 'throughput',
+  title: 'Throughput',
+  measures: 'changes delivered per second with concurrent writer processes, against raw SQL writes and reads of the same tables',
+  plan: { quick: { writers: 4, perWriter: 100, rounds: 1, warmup: 20 }, full: { writers: 4, perWriter: 500, rounds: 3, warmup: 50 } },
+  async run(context, plan) {
+    context.log(`throughput: ${plan.writers} writer processes × ${plan.perWriter} changes, ${plan.rounds} rounds`);
+    const throughput = await context.withDatabase('throughput', (db) => measureThroughput(db.url, { ...plan, log: context.log }));
+    context.note("Throughput: the raw rows write the same tables (the triggers log them, under the same writers' lock) without the library: no validation, no writer-side store reading the log; the raw reader does not decode rules. Each writer process also keeps its own store open (as a master does), and every store reads every change.");
+    return { throughput };
+  },
+};

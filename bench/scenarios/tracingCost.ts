@@ -2,6 +2,7 @@ import postgres from 'postgres';
 import { openRuleStore, type RuleStore } from '../../src/index.js';
 import { sleep } from '../support/clock.js';
 import { summarize } from '../support/stats.js';
+import type { Scenario } from '../support/scenario.js';
 
 /** The write path priced three ways. */
 export interface TracingRow {
@@ -89,3 +90,15 @@ export async function measureTracingCost(url: string, options: { rounds: number;
   }
   return subjects.map((s) => ({ id: s.id, label: s.label, p50Ms: summarize(walls.get(s.id)!).p50, cpuUs: summarize(cpus.get(s.id)!).p50, writes: walls.get(s.id)!.length }));
 }
+
+/** Tracing: the write path's CPU with tracing off, on (no SDK) and plain. */
+export const tracingScenario: Scenario<{ rounds: number; perBlock: number }> = {
+  id: 'tracing',
+  title: 'Tracing cost',
+  measures: 'CPU per write with tracing on (no SDK) against tracing off',
+  plan: { quick: { rounds: 2, perBlock: 100 }, full: { rounds: 5, perBlock: 400 } },
+  async run(context, plan) {
+    context.log('tracing: the write path with tracing off, on (no SDK) and plain');
+    return { tracing: await context.withDatabase('tracing', (db) => measureTracingCost(db.url, plan)) };
+  },
+};

@@ -1,4 +1,6 @@
 import { sleep, stamp } from './clock.js';
+import type { LatencyRow } from '../report.js';
+import { percentiles, summarize } from './stats.js';
 
 /**
  * One way of propagating a write, measured one sample at a time: `sample(seq)`
@@ -8,7 +10,7 @@ import { sleep, stamp } from './clock.js';
  * the machine's drift fairly.
  */
 export interface LatencyProbe {
-  /** Key in results.json. */
+  /** Its id (a row of the report, a figure for --only). */
   readonly id: string;
   /** One-line description for the table. */
   readonly label: string;
@@ -85,5 +87,20 @@ export function createArrivals(what: string): Arrivals {
       clearTimeout(waiter.timer);
       waiter.resolve(t);
     },
+  };
+}
+
+/** A report row from one probe's samples (and the writer's acknowledgements, paired with them when measured). */
+export function latencyRow(probe: Pick<LatencyProbe, 'id' | 'label'>, group: LatencyRow['group'], data: { samples: number[]; acks: number[] }, extra: Partial<LatencyRow> = {}): LatencyRow {
+  return {
+    id: probe.id,
+    label: probe.label,
+    group,
+    latency: summarize(data.samples),
+    percentiles: percentiles(data.samples).map((v) => Number(v.toFixed(3))),
+    ...(data.acks.length ? { ack: summarize(data.acks) } : {}),
+    // Per write: delivery after the writer's acknowledgement (the acks pair up with the samples).
+    ...(data.acks.length === data.samples.length && data.acks.length > 0 ? { afterAck: summarize(data.samples.map((s, i) => s - data.acks[i]!)) } : {}),
+    ...extra,
   };
 }

@@ -34,7 +34,7 @@ export function summarize(samples: readonly number[]): LatencySummary {
 /**
  * The distribution as 101 points, the 0th to the 100th percentile (nearest
  * rank; the 0th is the minimum): enough to draw its CDF, small enough for
- * results.json.
+ * the JSON of `--json`.
  */
 export function percentiles(samples: readonly number[]): number[] {
   const sorted = [...samples].sort((a, b) => a - b);

@@ -6,20 +6,43 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { migrate } from '../../src/index.js';
 
-/** The server tests run against (trust auth on this machine and in CI). */
+/**
+ * The Postgres server that tests and the bench run against (trust auth on this
+ * machine and in CI). The bench imports this module too (bench/ depends on
+ * test/helpers/, never the other way round).
+ */
 export const PG_SERVER_URL = process.env['TTP_TEST_PG_URL'] ?? 'postgres://root@127.0.0.1:5432/postgres';
 
-function urlFor(database: string): string {
+/** The URL of `database` on {@link PG_SERVER_URL}. */
+export function urlFor(database: string): string {
   const url = new URL(PG_SERVER_URL);
   url.pathname = `/${database}`;
   return url.toString();
 }
 
-/** A fresh, uniquely named Postgres database for one test file; `drop()` removes it. */
+/** Runs `fn` on a short-lived connection to the server's maintenance database. */
+export async function withAdmin<T>(fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const admin = postgres(PG_SERVER_URL, { max: 1, onnotice: () => {} });
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
+/** A fresh, uniquely named Postgres database for one test file (or one bench scenario); `drop()` removes it. */
 export interface TestDatabase {
   readonly name: string;
   readonly url: string;
   drop(): Promise<void>;
+}
+
+/** Options of {@link createTestDatabase}. */
+export interface CreateTestDatabaseOptions {
+  /** False: an empty database, no migrations applied (default true). */
+  migrated?: boolean;
+  /** The name's prefix (default `ttp_test`; the bench uses `ttp_bench`). */
+  prefix?: string;
 }
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -38,8 +61,7 @@ function migratedTemplate(): Promise<string> {
     const digest = createHash('sha256');
     for (const file of readdirSync(MIGRATIONS_DIR).sort()) digest.update(file).update(readFileSync(join(MIGRATIONS_DIR, file)));
     const name = `ttp_test_template_${digest.digest('hex').slice(0, 16)}`;
-    const admin = postgres(PG_SERVER_URL, { max: 1, onnotice: () => {} });
-    try {
+    await withAdmin(async (admin) => {
       await admin`SELECT pg_advisory_lock(hashtext(${name}))`;
       const [ready] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name} AND datistemplate`;
       if (!ready) {
@@ -51,9 +73,7 @@ function migratedTemplate(): Promise<string> {
         await admin.unsafe(`ALTER DATABASE "${name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
       }
       await admin`SELECT pg_advisory_unlock(hashtext(${name}))`;
-    } finally {
-      await admin.end();
-    }
+    });
     return name;
   })();
   return template;
@@ -63,27 +83,14 @@ function migratedTemplate(): Promise<string> {
  * Creates a fresh database (a copy of the migrated template unless
  * `migrated: false`), so test files never share state. Drop it in `after()`.
  */
-export async function createTestDatabase(label: string, options: { migrated?: boolean } = {}): Promise<TestDatabase> {
-  const name = `ttp_test_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+export async function createTestDatabase(label: string, options: CreateTestDatabaseOptions = {}): Promise<TestDatabase> {
+  const name = `${options.prefix ?? 'ttp_test'}_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const from = options.migrated === false ? '' : ` TEMPLATE "${await migratedTemplate()}"`;
-  const admin = postgres(PG_SERVER_URL, { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`CREATE DATABASE "${name}"${from}`);
-  } finally {
-    await admin.end();
-  }
-  const url = urlFor(name);
+  await withAdmin((admin) => admin.unsafe(`CREATE DATABASE "${name}"${from}`));
   return {
     name,
-    url,
-    async drop() {
-      const a = postgres(PG_SERVER_URL, { max: 1, onnotice: () => {} });
-      try {
-        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      } finally {
-        await a.end();
-      }
-    },
+    url: urlFor(name),
+    drop: () => withAdmin((admin) => admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => {}),
   };
 }
 
