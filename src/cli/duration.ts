@@ -36,9 +36,15 @@ export function parseFutureInstant(text: string, now: Date = new Date()): Date {
   return date;
 }
 
-/** Formats milliseconds as a short human duration (`9m 59s`, `2h 5m`, `3d 4h`). */
+/**
+ * Formats milliseconds as a short human duration (`9m 59s`, `2h 5m`, `3d 4h`),
+ * rounded to the last unit shown: `--for 1h30m` read back a moment later is
+ * `1h 30m`, not `1h 29m`.
+ */
 export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
+  let seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds >= 86_400) seconds = Math.round(seconds / 3_600) * 3_600;
+  else if (seconds >= 3_600) seconds = Math.round(seconds / 60) * 60;
   const d = Math.floor(seconds / 86_400);
   const h = Math.floor((seconds % 86_400) / 3_600);
   const m = Math.floor((seconds % 3_600) / 60);
