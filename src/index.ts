@@ -52,11 +52,11 @@ export {
   type RuleIssue,
 } from './domain/errors.js';
 export { diagnose, type DoctorCheck, type DiagnoseOptions } from './observability/doctor.js';
-export { bridgeToNats, type BridgeToNatsOptions, type NatsBridge, type NatsBridgeEvent, type NatsBridgeStatus } from './bridge/natsBridge.js';
-export { subjectFor, parseSubject, wildcardFor, DEFAULT_SUBJECT_PREFIX, type BusSubjectKind } from './bridge/subjects.js';
-export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from './bridge/payloads.js';
-export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './bridge/jetstream.js';
-export type { NatsTarget } from './bridge/natsLink.js';
-export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './engine/watchRulesFromNats.js';
-export { createSharedStoreSource, type SharedStoreSourceOptions } from './engine/sharedStoreSource.js';
+export { bridgeToNats, type BridgeToNatsOptions, type NatsBridge, type NatsBridgeEvent, type NatsBridgeStatus } from './nats/natsBridge.js';
+export { subjectFor, parseSubject, wildcardFor, DEFAULT_SUBJECT_PREFIX, type BusSubjectKind } from './nats/subjects.js';
+export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from './nats/payloads.js';
+export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './nats/jetstream.js';
+export type { NatsTarget } from './nats/natsLink.js';
+export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './nats/watchRulesFromNats.js';
+export { createSharedStoreSource, type SharedStoreSourceOptions } from './nats/sharedStoreSource.js';
 export { createRuleServer, readTokensFile, addToken, hashToken, API_ROLES, type RuleServerOptions, type RuleServerResult, type ApiToken, type ApiRole } from './server/index.js';

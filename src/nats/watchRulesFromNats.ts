@@ -4,13 +4,14 @@ import type { NatsConnection } from 'nats';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleStore } from '../store/ruleStore.js';
-import { createNatsLink, type NatsTarget } from '../bridge/natsLink.js';
-import type { BusMessage } from '../bridge/payloads.js';
-import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from '../bridge/subjects.js';
+import { createNatsLink, type NatsTarget } from './natsLink.js';
+import type { BusMessage } from './payloads.js';
+import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from './subjects.js';
 import { subscribeBus } from './busSubscription.js';
-import { readLogUntil, type LogRead } from './readLogUntil.js';
-import { createCommitBuffer, createRuleIndex, type CommitBuffer, type RuleIndex } from './ruleIndex.js';
-import type { WatchRulesOptions } from './watchRules.js';
+import { planDrain, type PendingBusMessage } from './gapDecision.js';
+import { readLogUntil, type LogRead } from '../engine/readLogUntil.js';
+import { createCommitBuffer, createRuleIndex, type CommitBuffer, type RuleIndex } from '../engine/ruleIndex.js';
+import type { WatchRulesOptions } from '../engine/watchRules.js';
 
 /**
  * The database side of a bus-fed engine: a store kept open (used as is), or a
@@ -85,7 +86,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
     let buffer: CommitBuffer | null = null;
     let closed = false;
     /** Bus messages not applied yet, with their arrival number. */
-    let pending: (BusMessage & { arrival: number })[] = [];
+    let pending: PendingBusMessage[] = [];
     let arrivals = 0;
     /** Messages that arrived before this number were judged by a completed catch-up. */
     let judgedBefore = 0;
@@ -138,35 +139,20 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       void catchUp();
     };
 
-    /** Applies what the bus delivered while the chain of positions is unbroken. */
+    /** Applies what the bus delivered while the chain of positions is unbroken (see `planDrain`). */
     const drain = (): void => {
-      // Messages that chain are applied together: a burst on the bus costs one copy
-      // of the index, not one per message.
-      const batch: RuleChange[] = [];
-      let last = held;
-      while (buffer && !catching && !closed && pending.length > 0) {
-        const message = pending[0]!;
-        if (message.position <= last) {
-          pending.shift(); // a duplicate, or older than what we hold
-        } else if (message.change && message.prevPosition <= last) {
-          pending.shift();
-          batch.push(message.change);
-          last = message.position;
-        } else if (message.arrival < judgedBefore) {
-          // A catch-up that began after it arrived read the log to its head, which a
-          // message from the bridge cannot be ahead of: it was not from the bridge.
-          pending.shift();
-          log.warn({ event: 'engine:nats:bogus-message', position: message.position.toString(), head: last.toString() }, 'dropping a bus message beyond the log');
-          emit({ type: 'error', error: new RuleStoreError('FEED_ERROR', `dropped a bus message at position ${message.position}: it is beyond the log (${last}); only the bridge should publish on ${prefix}.>`) });
-        } else {
-          const why = message.change ? `missed ${message.prevPosition} before ${message.position}` : (message.problem ?? 'unusable message');
-          log.warn({ event: 'engine:nats:gap', after: last.toString(), position: message.position.toString(), reason: why }, 'gap on the bus; reading the database');
-          applyAll(batch); // the catch-up starts from what we hold
-          owe(message.change ? message.prevPosition : message.position);
-          return;
-        }
+      if (!buffer || catching || closed || pending.length === 0) return;
+      const plan = planDrain(held, pending, judgedBefore);
+      pending.splice(0, plan.consumed);
+      for (const { message, held: head } of plan.beyondLog) {
+        log.warn({ event: 'engine:nats:bogus-message', position: message.position.toString(), head: head.toString() }, 'dropping a bus message beyond the log');
+        emit({ type: 'error', error: new RuleStoreError('FEED_ERROR', `dropped a bus message at position ${message.position}: it is beyond the log (${head}); only the bridge should publish on ${prefix}.>`) });
       }
-      applyAll(batch);
+      applyAll(plan.apply); // before a catch-up too: it starts from what we hold
+      if (plan.gap) {
+        log.warn({ event: 'engine:nats:gap', after: plan.position.toString(), position: plan.gap.message.position.toString(), reason: plan.gap.reason }, 'gap on the bus; reading the database');
+        owe(plan.gap.target);
+      }
     };
 
     const sleep = (ms: number): Promise<void> =>
