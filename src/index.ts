@@ -23,6 +23,7 @@ export type {
   StoreStats,
 } from './store/ruleStore.js';
 export type { ExpiryStats } from './store/expiryScheduler.js';
+export { DEFAULT_PAGE_BYTES, type ReadLogOptions, type ReadLogResult } from './log/readLog.js';
 export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
 export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';
 export {

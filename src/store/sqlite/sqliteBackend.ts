@@ -2,6 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
+import { endOfPage, maxRowBytes } from '../../log/readLog.js';
 import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
@@ -82,11 +83,30 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   const prepareEvents = (sql: string) => prepare(sql).safeIntegers(true);
 
   const q = {
-    // One event more than asked, with no upper bound: the next event tells whether
-    // the last one returned ends its transaction (see readEvents).
+    // Sizes are measured in the query (octet_length reads no text), so a row
+    // above maxRuleBytes is never loaded: its body is left out and `oversized`
+    // carries its size (the rule document's, parsed out only for a row that could
+    // be too large: JSON text is never shorter than the text it escapes). The page
+    // stops at @maxBytes of rows, one row at least. lead() over one row of
+    // read-ahead tells whether the last event ends its transaction and whether more follow.
     eventsAfter: prepareEvents(`
-      SELECT ${EVENT_COLUMNS}, (SELECT c.commit_position FROM ttp_rule_event_commit c WHERE c.position = ttp_rule_event.position) AS commit_position
-        FROM ttp_rule_event WHERE position > ? ORDER BY position LIMIT ?`),
+      SELECT position, rule_id, entity, op, actor, recorded_at, commit_position, next_commit, next_position, oversized,
+             CASE WHEN oversized IS NULL THEN (SELECT x.rule_row FROM ttp_rule_event x WHERE x.position = page.position) END AS rule_row,
+             CASE WHEN oversized IS NULL THEN (SELECT x.state_row FROM ttp_rule_event x WHERE x.position = page.position) END AS state_row
+        FROM (SELECT s.*, lead(coalesce(s.commit_position, s.position)) OVER w AS next_commit, lead(s.position) OVER w AS next_position, row_number() OVER w AS n,
+                     coalesce(sum(CASE WHEN s.oversized IS NULL THEN s.bytes ELSE 0 END) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+                FROM (SELECT e.position, e.rule_id, e.entity, e.op, e.actor, e.recorded_at, e.bytes, e.commit_position,
+                             CASE WHEN e.bytes > @maxRuleBytes
+                                  THEN CASE WHEN e.bytes > @maxRowBytes THEN e.bytes
+                                            WHEN octet_length(json_extract((SELECT x.rule_row FROM ttp_rule_event x WHERE x.position = e.position), '$.yaml_content')) > @maxRuleBytes
+                                            THEN octet_length(json_extract((SELECT x.rule_row FROM ttp_rule_event x WHERE x.position = e.position), '$.yaml_content')) END END AS oversized
+                        FROM (SELECT position, rule_id, entity, op, actor, recorded_at,
+                                     coalesce(octet_length(rule_row), 0) + coalesce(octet_length(state_row), 0) AS bytes,
+                                     (SELECT c.commit_position FROM ttp_rule_event_commit c WHERE c.position = ttp_rule_event.position) AS commit_position
+                                FROM ttp_rule_event WHERE position > @after ORDER BY position LIMIT @limit + 1) e) s
+              WINDOW w AS (ORDER BY s.position)) page
+       WHERE n <= @limit AND bytes_before < @maxBytes AND position <= @upTo
+       ORDER BY position`),
     latestEvents: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
        WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
@@ -189,22 +209,22 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   const backend: Backend = {
     kind: 'sqlite',
 
-    readEvents: (after, limit, upTo) =>
+    readEvents: (after, { limit, upTo, maxBytes, maxRuleBytes }) =>
       read('read the event log', () => {
-        const rows = q.eventsAfter.all(after, limit + 1);
+        const rows = q.eventsAfter.all({ after, limit, upTo: upTo ?? MAX_POSITION, maxBytes, maxRuleBytes, maxRowBytes: maxRowBytes(maxRuleBytes) });
         const events = [];
-        const count = Math.min(rows.length, limit);
-        for (let i = 0; i < count; i++) {
-          const event = decodeEvent(rows[i]!);
-          if (upTo !== undefined && event.position > upTo) break;
+        for (const row of rows) {
+          const event = decodeEvent(row);
           // Positions follow commit order (one writer at a time), so a transaction's
           // events form a run; the last visible event ends its transaction, since a
           // read transaction sees a commit whole.
-          const next = rows[i + 1];
-          event.lastInCommit = next === undefined || BigInt((next['commit_position'] ?? next['position']) as bigint) !== event.commit;
+          const next = row['next_commit'];
+          event.lastInCommit = next === null || next === undefined || BigInt(next as bigint) !== event.commit;
+          if (row['oversized'] !== null && row['oversized'] !== undefined) event.oversized = Number(row['oversized']);
           events.push(event);
         }
-        return events;
+        const nextPosition = rows.at(-1)?.['next_position'];
+        return { events, ...endOfPage(after, events, nextPosition === null || nextPosition === undefined ? null : BigInt(nextPosition as bigint), upTo) };
       }),
 
     readHistory: (ruleId, limit, upTo) =>
