@@ -58,6 +58,13 @@ export { subjectFor, parseSubject, wildcardFor, DEFAULT_SUBJECT_PREFIX, type Bus
 export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from './nats/payloads.js';
 export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './nats/jetstream.js';
 export type { NatsTarget } from './nats/natsLink.js';
-export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './nats/watchRulesFromNats.js';
-export { createSharedStoreSource, type SharedStoreSourceOptions } from './nats/sharedStoreSource.js';
+export { watchRulesFromNats, type WatchRulesFromNatsOptions, type BusEngineEvent } from './nats/watchRulesFromNats.js';
+export {
+  createSharedStoreSource,
+  type SharedStoreSourceOptions,
+  type BusEngineSource,
+  type RuleLogSource,
+  type RuleLogSourceFactory,
+  type OpenedRuleLogSource,
+} from './nats/ruleLogSource.js';
 export { createRuleServer, readTokensFile, addToken, hashToken, API_ROLES, type RuleServerOptions, type RuleServerResult, type ApiToken, type ApiRole } from './server/index.js';

@@ -214,6 +214,30 @@ describe('a bus-fed engine on the shared NATS', () => {
       resumed.stop();
     }
   });
+
+  test('a store kept open is a source as is; a catch-up reads the log page by page and publishes a transaction larger than a page whole', async () => {
+    const ids = Array.from({ length: 1200 }, (_, i) => `BIG${i}`);
+    await store.upsertRules(ids.map((id) => ({ yaml: ruleYaml(id) })));
+    const kept = await openRuleStore({ url: db.url, transport: 'poll', revertExpired: false });
+    const events: BusEngineEvent[] = [];
+    // From an empty index at 0: the whole log comes from the database, at most 1,000 events a page.
+    const engine = collect(watchRulesFromNats(kept, { nats: NATS_URL, subjectPrefix: bus.prefix, from: createRuleIndex('0', []), onEvent: (e) => events.push(e) }));
+    try {
+      await converges(engine, all, 'the engine fed by a kept store to converge');
+      for (const index of engine.items) {
+        const held = ids.filter((id) => index.byId.has(id)).length;
+        assert.ok(held === 0 || held === ids.length, `index @${index.position} holds ${held} of the 1,200-rule transaction`);
+      }
+      assert.ok(events.some((e) => e.type === 'caught-up' && e.changes > ids.length), 'the log came from the database');
+      await randomEdits(10, 17);
+      await converges(engine, all, 'the engine fed by a kept store to follow the bus');
+    } finally {
+      engine.stop();
+    }
+    assert.ok((await kept.snapshot()).rules.length > ids.length, 'the engine leaves the store it was given open');
+    await kept.close();
+    await store.deleteRules(ids);
+  });
 });
 
 describe('the gap check', () => {
