@@ -90,9 +90,9 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // Tagged templates are prepared statements (about half the cost of an unprepared read).
         // Sizes are measured here, in the query, so that a row above maxRuleBytes is
         // never sent (its body is left out: `oversized` carries its size) and the page
-        // stops at maxBytes of rows (always one row at least): `yaml` is the rule
-        // document's size, `stored` the rows' stored (possibly compressed) size,
-        // both without sending anything. lead() over one row of read-ahead tells
+        // stops at about maxBytes of rows (always one row at least): `yaml` is the
+        // rule document's size, `*_stored` the rows' stored (possibly compressed)
+        // size, all without sending anything. lead() over one row of read-ahead tells
         // whether the last event ends its transaction and whether more follow. The
         // first event's transaction may have begun before `after`: first_commit is
         // its first position (index ttp_rule_event_txid_idx, migration 0006).
@@ -102,21 +102,16 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
                  CASE WHEN oversized IS NULL THEN state_row END AS state_row,
                  (SELECT min(t.position) FROM ttp_rule_event t
                    WHERE t.txid = (SELECT f.txid FROM ttp_rule_event f WHERE f.position > ${after.toString()}::bigint ORDER BY f.position LIMIT 1))::text AS first_commit
-            FROM (SELECT e.*, lead(e.txid) OVER w = e.txid AS next_same, lead(e.position) OVER w AS next_position, row_number() OVER w AS n,
-                         coalesce(sum(CASE WHEN s.oversized IS NULL THEN s.bytes ELSE 0 END) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before,
-                         s.oversized
-                    FROM ttp_rule_event e
-                    CROSS JOIN LATERAL (
-                      SELECT b.yaml + b.stored AS bytes,
-                             CASE WHEN b.yaml > ${maxRuleBytes}::int8 THEN b.yaml WHEN b.stored > ${maxRowBytes(maxRuleBytes)}::int8 THEN b.stored END AS oversized
-                        FROM (SELECT coalesce(octet_length(e.rule_row->>'yaml_content'), 0)::int8 AS yaml,
-                                     (coalesce(pg_column_size(e.rule_row), 0) + coalesce(pg_column_size(e.state_row), 0))::int8 AS stored
-                              OFFSET 0) b) s
-                   WHERE e.position > ${after.toString()}::bigint
-                  WINDOW w AS (ORDER BY e.position)
-                   ORDER BY e.position LIMIT ${limit + 1}) page
-           WHERE n <= ${limit} AND bytes_before < ${maxBytes}::int8 AND position <= ${(upTo ?? MAX_POSITION).toString()}::bigint
-           ORDER BY position`;
+            FROM (SELECT e.*, lead(e.txid) OVER w = e.txid AS next_same, lead(e.position) OVER w AS next_position,
+                         coalesce(sum(CASE WHEN e.oversized IS NULL THEN e.bytes ELSE 0 END) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+                    FROM (SELECT e.*, greatest(e.yaml, e.rule_stored) + e.state_stored AS bytes,
+                                 CASE WHEN e.yaml > ${maxRuleBytes}::int8 THEN e.yaml WHEN e.rule_stored + e.state_stored > ${maxRowBytes(maxRuleBytes)}::int8 THEN e.rule_stored + e.state_stored END AS oversized
+                            FROM (SELECT e.*, coalesce(octet_length(e.rule_row->>'yaml_content'), 0)::int8 AS yaml,
+                                         coalesce(pg_column_size(e.rule_row), 0)::int8 AS rule_stored, coalesce(pg_column_size(e.state_row), 0)::int8 AS state_stored
+                                    FROM ttp_rule_event e WHERE e.position > ${after.toString()}::bigint ORDER BY e.position LIMIT ${limit + 1}) e) e
+                  WINDOW w AS (ORDER BY e.position)) page
+           WHERE bytes_before < ${maxBytes}::int8 AND position <= ${(upTo ?? MAX_POSITION).toString()}::bigint
+           ORDER BY position LIMIT ${limit}`;
         const events = groupCommits(rows as unknown as Json[]);
         const last = rows.at(-1);
         const next = last?.['next_position'] === null || last?.['next_position'] === undefined ? null : BigInt(String(last['next_position']));
