@@ -23,6 +23,7 @@ export type {
   StoreStats,
 } from './store/ruleStore.js';
 export type { ExpiryStats } from './store/expiryScheduler.js';
+export { DEFAULT_PAGE_BYTES, type ReadLogOptions, type ReadLogResult } from './log/readLog.js';
 export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
 export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';
 export {
@@ -52,11 +53,18 @@ export {
   type RuleIssue,
 } from './domain/errors.js';
 export { diagnose, type DoctorCheck, type DiagnoseOptions } from './observability/doctor.js';
-export { bridgeToNats, type BridgeToNatsOptions, type NatsBridge, type NatsBridgeEvent, type NatsBridgeStatus } from './bridge/natsBridge.js';
-export { subjectFor, parseSubject, wildcardFor, DEFAULT_SUBJECT_PREFIX, type BusSubjectKind } from './bridge/subjects.js';
-export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from './bridge/payloads.js';
-export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './bridge/jetstream.js';
-export type { NatsTarget } from './bridge/natsLink.js';
-export { watchRulesFromNats, type WatchRulesFromNatsOptions, type RuleStoreSource, type BusEngineEvent } from './engine/watchRulesFromNats.js';
-export { createSharedStoreSource, type SharedStoreSourceOptions } from './engine/sharedStoreSource.js';
+export { bridgeToNats, type BridgeToNatsOptions, type NatsBridge, type NatsBridgeEvent, type NatsBridgeStatus } from './nats/natsBridge.js';
+export { subjectFor, parseSubject, wildcardFor, DEFAULT_SUBJECT_PREFIX, type BusSubjectKind } from './nats/subjects.js';
+export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from './nats/payloads.js';
+export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './nats/jetstream.js';
+export type { NatsTarget } from './nats/natsLink.js';
+export { watchRulesFromNats, type WatchRulesFromNatsOptions, type BusEngineEvent } from './nats/watchRulesFromNats.js';
+export {
+  createSharedStoreSource,
+  type SharedStoreSourceOptions,
+  type BusEngineSource,
+  type RuleLogSource,
+  type RuleLogSourceFactory,
+  type OpenedRuleLogSource,
+} from './nats/ruleLogSource.js';
 export { createRuleServer, readTokensFile, addToken, hashToken, API_ROLES, type RuleServerOptions, type RuleServerResult, type ApiToken, type ApiRole } from './server/index.js';

@@ -1,4 +1,4 @@
-import { toCompiledRule, type CompiledRule } from '../domain/compileRule.js';
+import { DEFAULT_MAX_RULE_BYTES, toCompiledRule, type CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { DEFAULT_RULE_STATE, RULE_STATES, type RuleState, type RuleStateName } from '../domain/ruleState.js';
@@ -53,6 +53,12 @@ export interface LogEvent {
   commit: bigint;
   /** Whether no later event belongs to the same transaction (set by `readEvents`; true elsewhere). */
   lastInCommit: boolean;
+  /**
+   * Set by `readEvents` on a row larger than its `maxRuleBytes`: the size of its
+   * rows in bytes, as the query measured it. `rule` and `state` are then null
+   * (the row was not loaded) and the event decodes to `RULE_TOO_LARGE`.
+   */
+  oversized?: number;
 }
 
 /** The actor recorded on the conditional delete that reverts an expired state. */
@@ -104,6 +110,14 @@ export function decodeEvent(event: LogEvent, maxBytes?: number): RuleChange | Ru
   const at = event.at;
   const commit = event.commit.toString();
   const lastInCommit = event.lastInCommit;
+  if (event.oversized !== undefined) {
+    const limit = maxBytes ?? DEFAULT_MAX_RULE_BYTES;
+    return new RuleValidationError(
+      [{ path: '', message: `the ${event.entity} row logged at position ${position} is ${event.oversized} bytes; the limit is ${limit} (maxRuleBytes): not loaded` }],
+      { ruleId, source: event.entity === 'rule' ? `ttp_rule[${ruleId}]` : `ttp_rule_state[${ruleId}]`, position },
+      { code: 'RULE_TOO_LARGE' },
+    );
+  }
   try {
     if (event.entity === 'rule') {
       if (event.op === 'delete' || event.rule === null) return Object.freeze({ kind: 'deleted' as const, ruleId, position, commit, lastInCommit, actor, at });

@@ -40,6 +40,34 @@ export interface ConsumerRow {
   readonly updatedAt: Date;
 }
 
+/** What {@link Backend.readEvents} reads: one page of the log. */
+export interface ReadEventsRequest {
+  /** The most events in the page. */
+  readonly limit: number;
+  /** No event above this position (inclusive); undefined: no bound. */
+  readonly upTo?: bigint;
+  /**
+   * The page stops once its rows (rule and state row text) reach this many
+   * bytes; it always holds at least one event.
+   */
+  readonly maxBytes: number;
+  /**
+   * A row whose rule document is larger (bytes, checked in the query) comes back
+   * without its rule and state rows, with `oversized` set: it is never loaded.
+   */
+  readonly maxRuleBytes: number;
+}
+
+/** One page of the log as a backend reads it. */
+export interface EventPage {
+  /** Events with `after < position <= upTo`, in order, commits stamped (`commit`, `lastInCommit`). */
+  readonly events: LogEvent[];
+  /** The last position read: the last event's, `upTo` when nothing is left below it, else `after`. */
+  readonly through: bigint;
+  /** True when the page stopped at `limit` or `maxBytes` with events left (below `upTo`). */
+  readonly more: boolean;
+}
+
 /** How the feed learns that the log moved. */
 export interface Feed {
   /** Starts ringing `onDoorbell`; resolves once live (a doorbell rung after this is not missed). */
@@ -58,8 +86,14 @@ export interface Feed {
  */
 export interface Backend {
   readonly kind: 'postgres' | 'sqlite';
-  /** Events with `after < position <= upTo` (no upper bound if omitted), in order, at most `limit`. */
-  readEvents(after: bigint, limit: number, upTo?: bigint): Promise<LogEvent[]>;
+  /**
+   * One page of events after `after` (see {@link ReadEventsRequest}): at most
+   * `limit` events and `maxBytes` of rows, each row's size checked in the query,
+   * so an oversized row is never loaded. Stamps `commit` and `lastInCommit`
+   * (the next event, read in the same query, tells whether the last one ends its
+   * transaction).
+   */
+  readEvents(after: bigint, request: ReadEventsRequest): Promise<EventPage>;
   /** The newest events at or below `upTo` (no bound if omitted), newest first, of one rule or of all (`ruleId` null). */
   readHistory(ruleId: string | null, limit: number, upTo?: bigint): Promise<LogEvent[]>;
   /** The newest committed position (0 for an empty log). */

@@ -12,6 +12,7 @@ import { readRowsAt, type PastPoint } from './readPast.js';
 import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
 import { replayThenLive } from './replay.js';
+import { createPublicReadLog } from './publicReadLog.js';
 import { checkPosition } from '../domain/ruleChange.js';
 import { createReadHealth } from './readHealth.js';
 import { createRetention } from './retention.js';
@@ -22,6 +23,8 @@ import type { Tracing } from '../observability/tracing.js';
 export interface StoreSettings {
   logger: Logger;
   pageSize: number;
+  /** Byte budget of one log page (`pageBytes`). */
+  pageBytes: number;
   revertExpired: boolean;
   strict: boolean;
   maxRuleBytes: number;
@@ -82,8 +85,9 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
   const onEvent = (event: LogEvent): void => {
     if (settings.revertExpired && event.entity === 'state' && event.state?.expiresAt) expiry.noteExpiry(event.state.expiresAt);
   };
-  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, health, tracing, errorsObserved: () => errors.observed });
+  const reader = createLogReader({ backend, logger: log, pageSize: settings.pageSize, pageBytes: settings.pageBytes, maxRuleBytes: settings.maxRuleBytes, onEvent, onError: reportError, health, tracing, errorsObserved: () => errors.observed });
   const feed = backend.createFeed();
+  const readLogPage = createPublicReadLog(backend, settings);
   const retention = createRetention(backend, log, (position) => store.changesSince(position));
   let closed = false;
   let lastHead = 0n;
@@ -323,7 +327,12 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     changesSince(position) {
       ensureOpen();
       const from = checkPosition(position);
-      return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, maxRuleBytes: settings.maxRuleBytes, onError: reportError, health });
+      return replayThenLive(from, { backend, reader, logger: log, pageSize: settings.pageSize, pageBytes: settings.pageBytes, maxRuleBytes: settings.maxRuleBytes, onError: reportError, health });
+    },
+
+    readLog: (after, options) => {
+      ensureOpen();
+      return readLogPage(after, options);
     },
 
     prune: (options) => {

@@ -2,7 +2,8 @@ import { Observable, Subject } from 'rxjs';
 import type { Logger } from 'pino';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
-import { decodeEvent, type LogEvent } from '../log/logEvent.js';
+import type { LogEvent } from '../log/logEvent.js';
+import { readLog } from '../log/readLog.js';
 import type { Backend } from './backend.js';
 import type { Tracing } from '../observability/tracing.js';
 import type { ReadHealth } from './readHealth.js';
@@ -12,7 +13,9 @@ export interface LogReaderOptions {
   backend: Backend;
   logger: Logger;
   pageSize: number;
-  maxRuleBytes?: number;
+  /** Byte budget of one page (see `readLog`). */
+  pageBytes: number;
+  maxRuleBytes: number;
   /** Called for every event read, decoded or not (the expiry scheduler watches state events). */
   onEvent?: (event: LogEvent) => void;
   /** Called for every decoded error (a stored row that does not compile). */
@@ -48,7 +51,7 @@ const RETRY_MAX_MS = 2000;
 
 /**
  * Creates the reader that turns the log into `RuleChange`s. On every doorbell it
- * reads past its watermark in pages until the log is exhausted; a failed read is
+ * reads past its watermark in pages (`readLog`) until the log is exhausted; a failed read is
  * retried with backoff from the same watermark, so nothing is skipped.
  */
 export function createLogReader(options: LogReaderOptions): LogReader {
@@ -84,28 +87,33 @@ export function createLogReader(options: LogReaderOptions): LogReader {
     }
   };
 
+  // Compiling a rule (YAML + validation) is the costly part: a store nobody
+  // listens to (a writer, the CLI) only moves its watermark. Asked once the page
+  // is in hand, so a subscriber that joined during the read gets it decoded.
+  const decode = (): boolean => subscribers > 0 || options.errorsObserved();
+  const request = { maxEvents: pageSize, maxBytes: options.pageBytes, maxRuleBytes: options.maxRuleBytes, onEvent: options.onEvent, decode };
+
   const readAll = async (): Promise<void> => {
     for (;;) {
-      const events = await backend.readEvents(watermark, pageSize);
+      const page = await readLog(backend, watermark, request);
       if (closed) return;
       options.health.progressed(reader);
-      for (const event of events) {
+      const { events, decoded } = page;
+      for (let i = 0; i < decoded.length; i++) {
+        const item = decoded[i]!;
         // Advance before emitting: a subscriber that joins during this emission
         // replays up to and including this position (see changesSince).
-        watermark = event.position;
-        options.onEvent?.(event);
-        // Compiling a rule (YAML + validation) is the costly part: a store nobody
-        // listens to (a writer, the CLI) only moves its watermark.
-        if (subscribers === 0 && !options.errorsObserved()) continue;
-        const decoded = decodeEvent(event, options.maxRuleBytes);
-        if (decoded instanceof RuleValidationError) {
-          log.warn({ event: 'log:reader:bad-row', ruleId: decoded.ruleId, position: decoded.position, reason: decoded.message }, 'stored rule does not compile');
-          options.onError(decoded);
+        watermark = events[i]!.position;
+        if (item instanceof RuleValidationError) {
+          log.warn({ event: 'log:reader:bad-row', code: item.code, ruleId: item.ruleId, position: item.position, reason: item.message }, 'stored rule cannot be used');
+          options.onError(item);
         } else {
           delivered++;
-          subject.next(decoded);
+          subject.next(item);
         }
       }
+      // Holes and undecoded events included.
+      if (page.through > watermark) watermark = page.through;
       if (events.length > 0 && options.tracing.enabled) {
         options.tracing.record('ttp.rule.publish', {
           'ttp.batch.size': events.length,
@@ -115,7 +123,7 @@ export function createLogReader(options: LogReaderOptions): LogReader {
         });
       }
       settleWaiters();
-      if (events.length < pageSize) return;
+      if (!page.more) return;
     }
   };
 

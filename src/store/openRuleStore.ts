@@ -41,6 +41,12 @@ export interface OpenRuleStoreOptions {
   /** Events per log read (default 1000); also the most live changes a `changesSince` buffers while it replays. */
   pageSize?: number;
   /**
+   * Bytes of rule and state rows per log read (default 16 MiB, `DEFAULT_PAGE_BYTES`):
+   * a page stops there (one event at least). Rows above `maxRuleBytes` are never
+   * loaded and cost nothing here; the default `readLog` `maxBytes`.
+   */
+  pageBytes?: number;
+  /**
    * A log read that keeps failing (retried with backoff, each failure a
    * `FEED_ERROR` on `errors$`) is logged at error level once it has failed for
    * this long, ms (default 30,000).
@@ -121,14 +127,16 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       logger,
     });
   }
-  const [{ createRuleStore }, { DEFAULT_MAX_RULE_BYTES }, { createTracing, tracingEnabled }] = await Promise.all([
+  const [{ createRuleStore }, { DEFAULT_MAX_RULE_BYTES }, { DEFAULT_PAGE_BYTES }, { createTracing, tracingEnabled }] = await Promise.all([
     import('./createRuleStore.js'),
     import('../domain/compileRule.js'),
+    import('../log/readLog.js'),
     import('../observability/tracing.js'),
   ]);
   return createRuleStore(backend, {
     logger,
-    pageSize: options.pageSize ?? 1000,
+    pageSize: positiveInteger(options.pageSize ?? 1000, 'pageSize'),
+    pageBytes: positiveInteger(options.pageBytes ?? DEFAULT_PAGE_BYTES, 'pageBytes'),
     revertExpired: options.revertExpired ?? true,
     strict: options.strict ?? false,
     maxRuleBytes: options.maxRuleBytes ?? DEFAULT_MAX_RULE_BYTES,

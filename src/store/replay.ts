@@ -2,7 +2,7 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
-import { decodeEvent } from '../log/logEvent.js';
+import { readLog } from '../log/readLog.js';
 import type { Backend } from './backend.js';
 import type { LogReader } from './logReader.js';
 import type { ReadHealth } from './readHealth.js';
@@ -13,7 +13,9 @@ export interface ReplayOptions {
   reader: LogReader;
   logger: Logger;
   pageSize: number;
-  maxRuleBytes?: number;
+  /** Byte budget of one page (see `readLog`). */
+  pageBytes: number;
+  maxRuleBytes: number;
   onError: (error: RuleStoreError) => void;
   /** Told of every failed read (it emits `FEED_ERROR`) and every successful one. */
   health: ReadHealth;
@@ -124,24 +126,26 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
       for (const change of buffer.splice(0)) emit(change);
       live = true;
     };
+    const request = { maxEvents: pageSize, maxBytes: options.pageBytes, maxRuleBytes: options.maxRuleBytes };
     const replayTo = async (target: bigint): Promise<void> => {
       let retryMs = 100;
       while (!closed && last < target) {
         try {
-          const events = await backend.readEvents(last, pageSize, target);
+          const page = await readLog(backend, last, { ...request, upTo: target });
           if (closed) return;
           options.health.progressed(health);
-          if (events.length === 0) break;
-          for (const event of events) {
-            const decoded = decodeEvent(event, options.maxRuleBytes);
-            if (decoded instanceof RuleValidationError) {
-              options.onError(decoded);
-              last = event.position;
+          for (const item of page.decoded) {
+            if (item instanceof RuleValidationError) {
+              options.onError(item);
+              last = BigInt(item.position!);
             } else {
-              emit(decoded);
+              emit(item);
             }
             if (closed) return;
           }
+          // Holes and invalid rows included: the next page starts after them.
+          if (page.through > last) last = page.through;
+          if (!page.more) break;
           retryMs = 100;
         } catch (error) {
           failed('reading the log', error, retryMs);

@@ -4,6 +4,7 @@ import type { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleState, RuleStateInput, RuleStateName } from '../domain/ruleState.js';
 import type { ExpiryStats } from './expiryScheduler.js';
+import type { ReadLogOptions, ReadLogResult } from '../log/readLog.js';
 
 /** Rules as of one log position: apply every change after `position` to stay current. */
 export interface RuleSnapshot {
@@ -218,6 +219,20 @@ export interface RuleStore {
   readonly changes$: Observable<RuleChange>;
   /** Every change after `position`, then live: no gap, no duplicate. */
   changesSince(position: string | bigint): Observable<RuleChange>;
+  /**
+   * One page of the log after `after` (a position, decimal string or bigint):
+   * the decoded changes, the events that did not decode (`invalid`:
+   * `RULE_INVALID`, `RULE_TOO_LARGE`, each naming its rule and position; not
+   * emitted on `errors$` by this call), and `through`, the last position read
+   * (holes and invalid events included: continue from it). A page holds at most
+   * `maxEvents` events (default `pageSize`) and `maxBytes` of rows (default
+   * `pageBytes`), one event at least; `more` says whether the log goes on below
+   * `upTo`. The loop that `changesSince` runs, for callers that pace themselves.
+   *
+   * @example
+   * const page = await store.readLog(snapshot.position, { upTo: target, maxEvents: 500 });
+   */
+  readLog(after: string | bigint, options?: ReadLogOptions): Promise<ReadLogResult>;
   /** Stored rows that fail to compile, and background failures (the feed, the reader). */
   readonly errors$: Observable<RuleStoreError>;
   /** The last position this store has read and emitted. */

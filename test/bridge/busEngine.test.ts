@@ -16,6 +16,7 @@ import {
   type RuleIndex,
   type RulePredicate,
   type RuleStore,
+  RuleValidationError,
 } from '../../src/index.js';
 import { collect, type Collector } from '../helpers/changes.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -214,6 +215,53 @@ describe('a bus-fed engine on the shared NATS', () => {
       resumed.stop();
     }
   });
+
+  test('a store kept open is a source as is; a catch-up reads the log page by page and publishes a transaction larger than a page whole', async () => {
+    const ids = Array.from({ length: 1200 }, (_, i) => `BIG${i}`);
+    await store.upsertRules(ids.map((id) => ({ yaml: ruleYaml(id) })));
+    const kept = await openRuleStore({ url: db.url, transport: 'poll', revertExpired: false });
+    const events: BusEngineEvent[] = [];
+    // From an empty index at 0: the whole log comes from the database, at most 1,000 events a page.
+    const engine = collect(watchRulesFromNats(kept, { nats: NATS_URL, subjectPrefix: bus.prefix, from: createRuleIndex('0', []), onEvent: (e) => events.push(e) }));
+    try {
+      await converges(engine, all, 'the engine fed by a kept store to converge');
+      for (const index of engine.items) {
+        const held = ids.filter((id) => index.byId.has(id)).length;
+        assert.ok(held === 0 || held === ids.length, `index @${index.position} holds ${held} of the 1,200-rule transaction`);
+      }
+      assert.ok(events.some((e) => e.type === 'caught-up' && e.changes > ids.length), 'the log came from the database');
+      await randomEdits(10, 17);
+      await converges(engine, all, 'the engine fed by a kept store to follow the bus');
+    } finally {
+      engine.stop();
+    }
+    assert.ok((await kept.snapshot()).rules.length > ids.length, 'the engine leaves the store it was given open');
+    await kept.close();
+    await store.deleteRules(ids);
+  });
+
+  test('a catch-up reports an event of the log that does not decode as an error event, and goes on', async () => {
+    const before = await store.snapshot();
+    await admin`INSERT INTO ttp_rule (rule_id, rule_version, source_path, yaml_content, updated_by) VALUES ('BADROW1', 1, 'psql', 'rule_id: [unclosed', 'op')`;
+    await store.upsertRule(ruleYaml('AFTERBAD1'));
+    const events: BusEngineEvent[] = [];
+    // Resumed from before the bad row: the catch-up reads it from the log (the bridge never publishes it).
+    const engine = collect(watchRulesFromNats(openForRead, { nats: NATS_URL, subjectPrefix: bus.prefix, from: createRuleIndex(before.position, before.rules), onEvent: (e) => events.push(e) }));
+    try {
+      await converges(engine, all, 'the engine to converge past the bad row');
+      assert.ok(engine.items.at(-1)!.byId.has('AFTERBAD1') && !engine.items.at(-1)!.byId.has('BADROW1'));
+      const reported = events.flatMap((e) => (e.type === 'error' ? [e.error] : []));
+      assert.deepEqual(
+        reported.map((error) => [error.code, (error as { ruleId?: string }).ruleId]),
+        [['RULE_INVALID', 'BADROW1']],
+      );
+      const error = reported[0];
+      assert.ok(error instanceof RuleValidationError && error.position !== null && BigInt(error.position) > BigInt(before.position), 'the error names the position of the bad row');
+    } finally {
+      engine.stop();
+      await admin`DELETE FROM ttp_rule WHERE rule_id = 'BADROW1'`;
+    }
+  });
 });
 
 describe('the gap check', () => {
@@ -259,6 +307,8 @@ describe('the gap check', () => {
       const gaps = events.filter((e) => e.type === 'catch-up' && e.target !== null);
       assert.equal(gaps.length, 1);
       assert.equal((gaps[0] as { target: string }).target, String(dropped.payload['position']), 'the next message pointed at the dropped one');
+      const caughtUp = events[events.indexOf(gaps[0]!) + 1];
+      assert.deepEqual(caughtUp, { type: 'caught-up', position: String(dropped.payload['position']), changes: 1 }, 'the catch-up read the log up to the dropped message, no further');
       await converges(engine, all, 'the engine to converge after the gap');
 
       // 2. Old messages and duplicates (the snapshot and the index are past them) are dropped.

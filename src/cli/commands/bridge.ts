@@ -80,7 +80,7 @@ Examples:
     run(async (options: BridgeOptions) => {
       const context = await createContext(options);
       const log = context.logger.child({ component: 'cli:bridge' });
-      const { bridgeToNats } = await import('../../bridge/natsBridge.js');
+      const { bridgeToNats } = await import('../../nats/natsBridge.js');
       const servers = options.nats.split(',').map((s) => s.trim()).filter(Boolean);
       const store = await openStore(context, resolveDatabaseUrl(options.db), { revertExpired: true });
       try {

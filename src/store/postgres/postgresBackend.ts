@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { decodeDate as date, decodeEventRow as logEvent, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
 import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import type { LogEvent } from '../../log/logEvent.js';
+import { endOfPage, maxRowBytes } from '../../log/readLog.js';
+import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { createListenFeed } from '../../feed/listenFeed.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { assertMigrated, migratePostgres } from './migrate.js';
@@ -83,20 +85,37 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   const backend: Backend = {
     kind: 'postgres',
 
-    readEvents: (after, limit, upTo) =>
+    readEvents: (after, { limit, upTo, maxBytes, maxRuleBytes }) =>
       guard('read the event log', async () => {
         // Tagged templates are prepared statements (about half the cost of an unprepared read).
-        // One event more than asked (and no upper bound): the next event tells whether
-        // the last one returned ends its transaction (see groupCommits). The first
-        // event's transaction may have begun before `after`: first_commit is its first
-        // position (index ttp_rule_event_txid_idx, migration 0006).
+        // Sizes are measured here, in the query, so that a row above maxRuleBytes is
+        // never sent (its body is left out: `oversized` carries its size) and the page
+        // stops at about maxBytes of rows (always one row at least): `yaml` is the
+        // rule document's size, `*_stored` the rows' stored (possibly compressed)
+        // size, all without sending anything. lead() over one row of read-ahead tells
+        // whether the last event ends its transaction and whether more follow. The
+        // first event's transaction may have begun before `after`: first_commit is
+        // its first position (index ttp_rule_event_txid_idx, migration 0006).
         const rows = await sql`
-          SELECT position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at, txid::text AS txid,
+          SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid::text AS txid, next_same, next_position::text AS next_position, oversized,
+                 CASE WHEN oversized IS NULL THEN rule_row END AS rule_row,
+                 CASE WHEN oversized IS NULL THEN state_row END AS state_row,
                  (SELECT min(t.position) FROM ttp_rule_event t
                    WHERE t.txid = (SELECT f.txid FROM ttp_rule_event f WHERE f.position > ${after.toString()}::bigint ORDER BY f.position LIMIT 1))::text AS first_commit
-            FROM ttp_rule_event
-           WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit + 1}`;
-        return groupCommits(rows as unknown as Json[], limit, upTo);
+            FROM (SELECT e.*, lead(e.txid) OVER w = e.txid AS next_same, lead(e.position) OVER w AS next_position,
+                         coalesce(sum(CASE WHEN e.oversized IS NULL THEN e.bytes ELSE 0 END) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
+                    FROM (SELECT e.*, greatest(e.yaml, e.rule_stored) + e.state_stored AS bytes,
+                                 CASE WHEN e.yaml > ${maxRuleBytes}::int8 THEN e.yaml WHEN e.rule_stored + e.state_stored > ${maxRowBytes(maxRuleBytes)}::int8 THEN e.rule_stored + e.state_stored END AS oversized
+                            FROM (SELECT e.*, coalesce(octet_length(e.rule_row->>'yaml_content'), 0)::int8 AS yaml,
+                                         coalesce(pg_column_size(e.rule_row), 0)::int8 AS rule_stored, coalesce(pg_column_size(e.state_row), 0)::int8 AS state_stored
+                                    FROM ttp_rule_event e WHERE e.position > ${after.toString()}::bigint ORDER BY e.position LIMIT ${limit + 1}) e) e
+                  WINDOW w AS (ORDER BY e.position)) page
+           WHERE bytes_before < ${maxBytes}::int8 AND position <= ${(upTo ?? MAX_POSITION).toString()}::bigint
+           ORDER BY position LIMIT ${limit}`;
+        const events = groupCommits(rows as unknown as Json[]);
+        const last = rows.at(-1);
+        const next = last?.['next_position'] === null || last?.['next_position'] === undefined ? null : BigInt(String(last['next_position']));
+        return { events, ...endOfPage(after, events, next, upTo) };
       }),
 
     readHistory: (ruleId, limit, upTo) =>
@@ -281,9 +300,9 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 }
 
 /**
- * Decodes a page of event rows read with one row of read-ahead and stamps each
- * event's transaction: `commit` is the first position of its transaction, and
- * `lastInCommit` holds when the next event (the read-ahead row) belongs to another
+ * Decodes a page of event rows and stamps each event's transaction: `commit` is
+ * the first position of its transaction, and `lastInCommit` holds when the next
+ * event (`next_same`, from the query's read-ahead) belongs to another
  * transaction, or when there is none — a committed transaction becomes visible
  * whole, so the last visible event ends its transaction.
  *
@@ -298,23 +317,20 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
  * then report the first retained position (still increasing, still equal within
  * the retained part).
  */
-function groupCommits(rows: Json[], limit: number, upTo: bigint | undefined): LogEvent[] {
+function groupCommits(rows: Json[]): LogEvent[] {
   const events: LogEvent[] = [];
   let txid = rows[0] ? String(rows[0]['txid']) : '';
   let commit = rows[0] ? BigInt(String(rows[0]['first_commit'] ?? rows[0]['position'])) : 0n;
-  const count = Math.min(rows.length, limit);
-  for (let i = 0; i < count; i++) {
-    const row = rows[i]!;
+  for (const row of rows) {
     const event = logEvent(row);
-    if (upTo !== undefined && event.position > upTo) break;
     const rowTxid = String(row['txid']);
     if (rowTxid !== txid) {
       txid = rowTxid;
       commit = event.position;
     }
-    const next = rows[i + 1];
     event.commit = commit;
-    event.lastInCommit = next === undefined || String(next['txid']) !== rowTxid;
+    event.lastInCommit = row['next_same'] !== true;
+    if (row['oversized'] !== null && row['oversized'] !== undefined) event.oversized = Number(row['oversized']);
     events.push(event);
   }
   return events;

@@ -2,6 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
+import { endOfPage, maxRowBytes } from '../../log/readLog.js';
 import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
@@ -82,11 +83,20 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   const prepareEvents = (sql: string) => prepare(sql).safeIntegers(true);
 
   const q = {
-    // One event more than asked, with no upper bound: the next event tells whether
-    // the last one returned ends its transaction (see readEvents).
+    // A row body above @maxRuleBytes is never loaded: its size (octet_length
+    // reads no text) comes back in its place, an integer where the JSON text would
+    // be. No upper bound and one event more than asked: the next event tells
+    // whether the last one returned ends its transaction (see readEvents).
     eventsAfter: prepareEvents(`
-      SELECT ${EVENT_COLUMNS}, (SELECT c.commit_position FROM ttp_rule_event_commit c WHERE c.position = ttp_rule_event.position) AS commit_position
-        FROM ttp_rule_event WHERE position > ? ORDER BY position LIMIT ?`),
+      SELECT position, rule_id, entity, op, actor, recorded_at,
+             (SELECT c.commit_position FROM ttp_rule_event_commit c WHERE c.position = ttp_rule_event.position) AS commit_position,
+             iif(octet_length(rule_row) > @maxRuleBytes, octet_length(rule_row), rule_row) AS rule_row,
+             iif(octet_length(state_row) > @maxRuleBytes, octet_length(state_row), state_row) AS state_row
+        FROM ttp_rule_event WHERE position > @after ORDER BY position LIMIT @limit + 1`),
+    // A row above maxRuleBytes of JSON: the size of its rule document (json_extract
+    // reads the row inside SQLite, never into JavaScript), and its rows if it fits.
+    eventYamlBytes: prepare(`SELECT octet_length(json_extract(rule_row, '$.yaml_content')) AS yaml FROM ttp_rule_event WHERE position = ?`),
+    eventRows: prepare('SELECT rule_row, state_row FROM ttp_rule_event WHERE position = ?'),
     latestEvents: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
        WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
@@ -192,14 +202,53 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   const backend: Backend = {
     kind: 'sqlite',
 
-    readEvents: (after, limit, upTo) =>
+    readEvents: (after, { limit, upTo, maxBytes, maxRuleBytes }) =>
       read('read the event log', () => {
-        const rows = q.eventsAfter.all(after, limit + 1);
+        const ceiling = maxRowBytes(maxRuleBytes);
+        const size = (v: unknown): number => (typeof v === 'bigint' ? Number(v) : typeof v === 'string' ? v.length : 0);
+        // Stepped one row at a time: the page stops at maxBytes (one event at
+        // least) without reading further bodies, plus one row of read-ahead.
+        const rows: Row[] = [];
+        let bytes = 0;
+        let readAhead = false;
+        let full = false;
+        for (const row of q.eventsAfter.iterate({ after, limit, maxRuleBytes })) {
+          rows.push(row);
+          if (rows.length > limit || (upTo !== undefined && (row['position'] as bigint) > upTo)) {
+            readAhead = true;
+            break;
+          }
+          // A row too large for any limit is never loaded and costs nothing.
+          const rowBytes = size(row['rule_row']) + size(row['state_row']);
+          if (rowBytes <= ceiling) bytes += rowBytes;
+          if (bytes >= maxBytes) {
+            full = true;
+            break;
+          }
+        }
+        if (full) {
+          // Only the next row's position and commit are needed, not its body (limit 0: one row).
+          const next = q.eventsAfter.get({ after: rows.at(-1)!['position'], limit: 0, maxRuleBytes: 0 });
+          if (next) rows.push(next);
+          readAhead = next !== undefined;
+        }
+        const count = readAhead ? rows.length - 1 : rows.length;
         const events = [];
-        const count = Math.min(rows.length, limit);
         for (let i = 0; i < count; i++) {
-          const event = decodeEvent(rows[i]!);
-          if (upTo !== undefined && event.position > upTo) break;
+          let row = rows[i]!;
+          let oversized: number | undefined;
+          if (typeof row['rule_row'] === 'bigint' || typeof row['state_row'] === 'bigint') {
+            // Rare: a row body above maxRuleBytes of JSON. JSON text is never shorter
+            // than the document it escapes, so only such a row needs its document
+            // measured (inside SQLite); one that fits after all is read now.
+            const yaml = typeof row['rule_row'] === 'bigint' ? Number(q.eventYamlBytes.get(row['position'])?.['yaml'] ?? 0) : 0;
+            const rowBytes = size(row['rule_row']) + size(row['state_row']);
+            if (yaml > maxRuleBytes) oversized = yaml;
+            else if (rowBytes > ceiling) oversized = rowBytes;
+            row = { ...row, ...(oversized === undefined ? q.eventRows.get(row['position']) : { rule_row: null, state_row: null }) };
+          }
+          const event = decodeEvent(row);
+          if (oversized !== undefined) event.oversized = oversized;
           // Positions follow commit order (one writer at a time), so a transaction's
           // events form a run; the last visible event ends its transaction, since a
           // read transaction sees a commit whole.
@@ -207,7 +256,8 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
           event.lastInCommit = next === undefined || BigInt((next['commit_position'] ?? next['position']) as bigint) !== event.commit;
           events.push(event);
         }
-        return events;
+        const next = rows[count];
+        return { events, ...endOfPage(after, events, next === undefined ? null : (next['position'] as bigint), upTo) };
       }),
 
     readHistory: (ruleId, limit, upTo) =>

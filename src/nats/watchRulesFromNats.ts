@@ -3,21 +3,14 @@ import { pino, type Logger } from 'pino';
 import type { NatsConnection } from 'nats';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
-import type { RuleStore } from '../store/ruleStore.js';
-import { createNatsLink, type NatsTarget } from '../bridge/natsLink.js';
-import type { BusMessage } from '../bridge/payloads.js';
-import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from '../bridge/subjects.js';
+import { createNatsLink, type NatsTarget } from './natsLink.js';
+import type { BusMessage } from './payloads.js';
+import { DEFAULT_SUBJECT_PREFIX, checkSubjectPrefix } from './subjects.js';
 import { subscribeBus } from './busSubscription.js';
-import { readLogUntil, type LogRead } from './readLogUntil.js';
-import { createCommitBuffer, createRuleIndex, type CommitBuffer, type RuleIndex } from './ruleIndex.js';
-import type { WatchRulesOptions } from './watchRules.js';
-
-/**
- * The database side of a bus-fed engine: a store kept open (used as is), or a
- * function that opens one, used for the snapshot and for each catch-up and closed
- * right after, so the worker holds no database connection in between.
- */
-export type RuleStoreSource = RuleStore | (() => Promise<RuleStore>);
+import { planDrain, type PendingBusMessage } from './gapDecision.js';
+import { acquireSource, type BusEngineSource, type RuleLogSource } from './ruleLogSource.js';
+import { createCommitBuffer, createRuleIndex, type CommitBuffer, type RuleIndex } from '../engine/ruleIndex.js';
+import type { WatchRulesOptions } from '../engine/watchRules.js';
 
 /** What a bus-fed engine reports through `onEvent`. */
 export type BusEngineEvent =
@@ -44,30 +37,27 @@ export interface WatchRulesFromNatsOptions extends WatchRulesOptions {
   retryMaxMs?: number;
 }
 
-const acquire = async (source: RuleStoreSource): Promise<{ store: RuleStore; release: () => Promise<void> }> => {
-  if (typeof source !== 'function') return { store: source, release: async () => {} };
-  const store = await source();
-  return { store, release: () => store.close() };
-};
-
 /**
  * Like `watchRules`, but fed by the NATS bridge (`bridgeToNats`) instead of a
  * database connection: the snapshot comes from the database once, every later
- * change from `<prefix>.>` with the same index semantics (`applyToIndex`). Each
- * message carries `prev_position`: a message whose predecessor the engine has not
- * seen (a lost message, a restart, a reconnect) or that it cannot use makes it
- * read the log from its own position with `changesSince` up to that point, then
- * return to the bus; older messages and duplicates are dropped by position. After
- * every NATS reconnect it catches up to the head, since messages sent while it was
- * away are gone. Pass a store factory to hold no database connection between
- * catch-ups (a swarm worker); a store opened with `transport: 'poll'` needs no
- * LISTEN connection.
+ * change from `<prefix>.>` with the same index semantics (`applyChangesToIndex`).
+ * Each message carries `prev_position`: a message whose predecessor the engine
+ * has not seen (a lost message, a restart, a reconnect) or that it cannot use
+ * makes it read the log (`readLog`, page by page) from its own position up to
+ * that point, then return to the bus; older messages and duplicates are dropped
+ * by position (the gap check). After every NATS reconnect it
+ * catches up to the head, since messages sent while it was away are gone.
+ * `source` is a {@link RuleLogSource} kept open (a `RuleStore`), or a factory
+ * called for the snapshot and for each catch-up and closed right after, so a
+ * worker holds no database connection in between (a store opened with
+ * `transport: 'poll'` needs no LISTEN connection either). Rows of the log that do
+ * not decode are reported as `error` events and skipped.
  *
  * @example
  * const open = () => openRuleStore({ url, transport: 'poll', revertExpired: false });
  * watchRulesFromNats(open, { nats: 'nats://127.0.0.1:4222' }).subscribe((index) => { current = index; });
  */
-export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesFromNatsOptions): Observable<RuleIndex> {
+export function watchRulesFromNats(source: BusEngineSource, options: WatchRulesFromNatsOptions): Observable<RuleIndex> {
   const predicate = options.predicate ?? (() => true);
   const prefix = checkSubjectPrefix(options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX);
   const maxPending = options.maxPending ?? 10_000;
@@ -85,14 +75,13 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
     let buffer: CommitBuffer | null = null;
     let closed = false;
     /** Bus messages not applied yet, with their arrival number. */
-    let pending: (BusMessage & { arrival: number })[] = [];
+    let pending: PendingBusMessage[] = [];
     let arrivals = 0;
-    /** Messages that arrived before this number were judged by a completed catch-up. */
+    /** Messages that arrived before this number were judged by a completed catch-up that read the log to its end. */
     let judgedBefore = 0;
-    /** A catch-up is owed; with the highest position a message pointed at. */
-    let owed: { target: bigint } | null = null;
+    /** A catch-up is owed: up to the highest position a message pointed at, or (null) to the head. */
+    let owed: { target: bigint | null } | null = null;
     let catching = false;
-    let read: LogRead | null = null;
     let wakeSleep: (() => void) | null = null;
     let subscribedOn: NatsConnection | null = null;
     let busSubscription: { unsubscribe(): void } | null = null;
@@ -108,9 +97,11 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       for (const change of changes) push(change);
       flush();
     };
-    /** The position of the last change pushed (the working index's once flushed). */
+    /**
+     * The position the engine holds: the last change pushed (the working index's
+     * once flushed), or past it when a catch-up read further (holes, invalid rows).
+     */
     let held = 0n;
-    let flushQueued = false;
     const push = (change: RuleChange): void => {
       if (!buffer || closed) return;
       const position = BigInt(change.position);
@@ -119,54 +110,32 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       buffer.push(change);
     };
     const flush = (): void => {
-      flushQueued = false;
       if (!buffer || closed) return;
       const next = buffer.flush();
       if (next) subscriber.next(next);
     };
-    /** A catch-up hands over its changes one by one, a page per tick: one flush per page. */
-    const apply = (change: RuleChange): void => {
-      push(change);
-      if (!flushQueued) {
-        flushQueued = true;
-        queueMicrotask(flush);
-      }
-    };
 
-    const owe = (target: bigint): void => {
-      owed = { target: owed && owed.target > target ? owed.target : target };
+    /** Owes a catch-up to `target` (null: the head); owed catch-ups merge into the furthest. */
+    const owe = (target: bigint | null): void => {
+      const merged = owed === null ? target : owed.target === null || target === null ? null : owed.target > target ? owed.target : target;
+      owed = { target: merged };
       void catchUp();
     };
 
-    /** Applies what the bus delivered while the chain of positions is unbroken. */
+    /** Applies what the bus delivered while the chain of positions is unbroken (see `planDrain`). */
     const drain = (): void => {
-      // Messages that chain are applied together: a burst on the bus costs one copy
-      // of the index, not one per message.
-      const batch: RuleChange[] = [];
-      let last = held;
-      while (buffer && !catching && !closed && pending.length > 0) {
-        const message = pending[0]!;
-        if (message.position <= last) {
-          pending.shift(); // a duplicate, or older than what we hold
-        } else if (message.change && message.prevPosition <= last) {
-          pending.shift();
-          batch.push(message.change);
-          last = message.position;
-        } else if (message.arrival < judgedBefore) {
-          // A catch-up that began after it arrived read the log to its head, which a
-          // message from the bridge cannot be ahead of: it was not from the bridge.
-          pending.shift();
-          log.warn({ event: 'engine:nats:bogus-message', position: message.position.toString(), head: last.toString() }, 'dropping a bus message beyond the log');
-          emit({ type: 'error', error: new RuleStoreError('FEED_ERROR', `dropped a bus message at position ${message.position}: it is beyond the log (${last}); only the bridge should publish on ${prefix}.>`) });
-        } else {
-          const why = message.change ? `missed ${message.prevPosition} before ${message.position}` : (message.problem ?? 'unusable message');
-          log.warn({ event: 'engine:nats:gap', after: last.toString(), position: message.position.toString(), reason: why }, 'gap on the bus; reading the database');
-          applyAll(batch); // the catch-up starts from what we hold
-          owe(message.change ? message.prevPosition : message.position);
-          return;
-        }
+      if (!buffer || catching || closed || pending.length === 0) return;
+      const plan = planDrain(held, pending, judgedBefore);
+      pending.splice(0, plan.consumed);
+      for (const { message, held: head } of plan.beyondLog) {
+        log.warn({ event: 'engine:nats:bogus-message', position: message.position.toString(), head: head.toString() }, 'dropping a bus message beyond the log');
+        emit({ type: 'error', error: new RuleStoreError('FEED_ERROR', `dropped a bus message at position ${message.position}: it is beyond the log (${head}); only the bridge should publish on ${prefix}.>`) });
       }
-      applyAll(batch);
+      applyAll(plan.apply); // before a catch-up too: it starts from what we hold
+      if (plan.gap) {
+        log.warn({ event: 'engine:nats:gap', after: plan.position.toString(), position: plan.gap.message.position.toString(), reason: plan.gap.reason }, 'gap on the bus; reading the database');
+        owe(plan.gap.target);
+      }
     };
 
     const sleep = (ms: number): Promise<void> =>
@@ -178,24 +147,45 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         };
       });
 
-    /** One catch-up: from the index's position to the store's head, then back to the bus. */
-    const readOnce = async (target: bigint): Promise<void> => {
-      const { store, release } = await acquire(source);
+    /**
+     * One catch-up: pages of the log from the position held up to `target` (null:
+     * the head), each applied as one batch. Returns whether it read to the end of
+     * the log (a page to the head with nothing after it) rather than stopping at `target`.
+     */
+    const readOnce = async (target: bigint | null): Promise<boolean> => {
+      const { source: logSource, release } = await acquireSource(source);
       try {
-        // A store kept open may not have read as far as the bus yet: give it a moment.
-        if (typeof source !== 'function' && BigInt(store.position()) < target) {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([store.waitForPosition(target), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]).finally(() => clearTimeout(timer));
+        let changes = 0;
+        let ended = false;
+        let upTo = target ?? undefined;
+        while (!closed && buffer && (upTo === undefined || held < upTo)) {
+          const after = held;
+          const page = await logSource.readLog(after.toString(), upTo === undefined ? {} : { upTo: upTo.toString() });
+          if (closed || !buffer) return false;
+          applyAll(page.changes);
+          changes += page.changes.length;
+          for (const error of page.invalid) {
+            log.warn({ event: 'engine:nats:invalid-row', err: error }, 'skipping an event of the log that does not decode');
+            emit({ type: 'error', error });
+          }
+          // `through` counts holes and invalid events: the next page starts after it.
+          const through = BigInt(page.through);
+          if (through > held) held = through;
+          if (upTo === undefined && (!page.more || through <= after)) {
+            ended = true; // at the head
+            break;
+          }
+          if (through <= after) {
+            // Nothing read below the target: the events there were compacted away, or
+            // the target is beyond the log. Reading on to the head tells which.
+            upTo = undefined;
+          }
         }
-        if (closed || !buffer) return;
-        read = readLogUntil(store, held, apply);
-        const { changes, head } = await read.done;
-        flush();
         const position = held.toString();
-        log.info({ event: 'engine:nats:caught-up', position, head: head.toString(), changes }, 'caught up from the database');
+        log.info({ event: 'engine:nats:caught-up', position, target: target?.toString() ?? null, changes }, 'caught up from the database');
         emit({ type: 'caught-up', position, changes });
+        return ended;
       } finally {
-        read = null;
         await release();
       }
     };
@@ -208,11 +198,12 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
         const { target } = owed;
         owed = null;
         const startedAt = arrivals + 1;
-        emit({ type: 'catch-up', after: held.toString(), target: target > 0n ? target.toString() : null });
+        emit({ type: 'catch-up', after: held.toString(), target: target === null ? null : target.toString() });
         for (let delay = retryMinMs; !closed; delay = Math.min(delay * 2, retryMaxMs)) {
           try {
-            await readOnce(target);
-            judgedBefore = startedAt;
+            // A catch-up that read to the end of the log has seen everything the bridge
+            // had published when it began: every message that arrived before is judged.
+            if (await readOnce(target)) judgedBefore = startedAt;
             break;
           } catch (error) {
             if (closed) break;
@@ -238,7 +229,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       if (pending.length > maxPending) {
         // Too far behind: forget the messages; the log has them.
         pending = [];
-        owe(0n);
+        owe(null);
         return;
       }
       // Drain once per burst: messages handed over in the same tick are applied together.
@@ -271,7 +262,7 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
           .then(() => {
             live = true;
             resolveLive();
-            if (buffer) owe(0n);
+            if (buffer) owe(null);
           })
           .catch(() => {});
       },
@@ -288,9 +279,9 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       if (options.from) {
         first = options.from;
       } else {
-        const { store, release } = await acquire(source);
+        const { source: logSource, release } = await acquireSource(source);
         try {
-          const snapshot = await store.snapshot();
+          const snapshot = await logSource.snapshot();
           first = createRuleIndex(snapshot.position, snapshot.rules, predicate);
         } finally {
           await release();
@@ -300,14 +291,13 @@ export function watchRulesFromNats(source: RuleStoreSource, options: WatchRulesF
       buffer = createCommitBuffer(first, predicate);
       held = BigInt(first.position);
       subscriber.next(first);
-      if (options.from || !liveBefore) owe(0n);
+      if (options.from || !liveBefore) owe(null);
       drain();
     };
     start().catch((error: unknown) => subscriber.error(error));
 
     return () => {
       closed = true;
-      read?.cancel();
       wakeSleep?.();
       busSubscription?.unsubscribe();
       void link.close();

@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import type { CompiledRule } from '../domain/compileRule.js';
 import type { RuleChange } from '../domain/ruleChange.js';
-import { changeJson } from '../domain/changeJson.js';
-import { RULE_STATES, type RuleState } from '../domain/ruleState.js';
+import { changeFromJson, changeJson } from '../domain/changeJson.js';
 import { parseSubject } from './subjects.js';
 
 /**
@@ -61,36 +59,6 @@ export function encodePayload(payload: BusPayload): Uint8Array {
 }
 
 const decimal = z.string().regex(/^\d{1,20}$/);
-const isoDate = z
-  .string()
-  .transform((text) => new Date(text))
-  .refine((date) => !Number.isNaN(date.getTime()), 'is not a date');
-const stateSchema = z.object({
-  state: z.enum(RULE_STATES),
-  confidenceMax: z.number().min(0).max(1).nullable(),
-  expiresAt: isoDate.nullable(),
-  reason: z.string().nullable(),
-  setBy: z.string().nullable(),
-  setAt: isoDate.nullable(),
-});
-const ruleSchema = z.object({
-  ruleId: z.string(),
-  ruleVersion: z.number().int(),
-  name: z.string(),
-  description: z.string(),
-  appliesTo: z.array(z.string()).min(1),
-  match: z.record(z.string(), z.unknown()),
-  emits: z.array(z.object({ techniqueId: z.string(), subTechniqueId: z.string().nullable(), tactic: z.string(), confidence: z.number() })).min(1),
-  evidenceFields: z.array(z.string()),
-  state: stateSchema,
-});
-// commit / lastInCommit: absent from a bridge older than issue 14 (each change its own commit).
-const base = { ruleId: z.string(), position: decimal, commit: decimal.optional(), lastInCommit: z.boolean().optional(), actor: z.string().nullable(), at: isoDate };
-const changeSchema = z.discriminatedUnion('kind', [
-  z.object({ ...base, kind: z.literal('definition'), rule: ruleSchema }),
-  z.object({ ...base, kind: z.literal('deleted') }),
-  z.object({ ...base, kind: z.literal('state'), state: stateSchema, expired: z.boolean() }),
-]);
 const envelopeSchema = z.object({ rule_id: z.string(), position: decimal, prev_position: decimal, change: z.unknown().optional() });
 
 /** One message read from the bus: where it sits in the log, and the change when it is usable. */
@@ -101,14 +69,6 @@ export interface BusMessage {
   readonly change: RuleChange | null;
   /** Why `change` is null. */
   readonly problem: string | null;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !(value instanceof Date) && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /**
@@ -136,16 +96,13 @@ export function decodeBusMessage(subject: string, data: Uint8Array, prefix: stri
   const prevPosition = BigInt(envelope.data.prev_position);
   const without = (problem: string): BusMessage => ({ position, prevPosition, change: null, problem });
   if (envelope.data.change === undefined) return without('the message carries no change (truncated)');
-  const parsed = changeSchema.safeParse(envelope.data.change);
-  if (!parsed.success) return without(`malformed change: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ').slice(0, 300)}`);
-  const change = { ...parsed.data, commit: parsed.data.commit ?? parsed.data.position, lastInCommit: parsed.data.lastInCommit ?? true };
+  const { change, problem } = changeFromJson(envelope.data.change);
+  if (!change) return without(problem);
   const target = parseSubject(subject, prefix);
   const expectedKind = change.kind === 'state' ? 'state' : 'reloaded';
   if (!target || target.ruleId !== change.ruleId || target.kind !== expectedKind || change.ruleId !== envelope.data.rule_id || change.position !== envelope.data.position) {
     return without(`the change does not belong on subject ${subject}`);
   }
-  if (change.kind === 'definition' && change.rule.ruleId !== change.ruleId) return without('the rule does not match its rule id');
   if (position <= prevPosition) return without('prev_position is not below position');
-  if (BigInt(change.commit) > position) return without('commit is after position');
-  return { position, prevPosition, change: deepFreeze(change as RuleChange & { rule?: CompiledRule; state?: RuleState }) as RuleChange, problem: null };
+  return { position, prevPosition, change, problem: null };
 }

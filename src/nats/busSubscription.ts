@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from 'nats';
-import { decodeBusMessage, type BusMessage } from '../bridge/payloads.js';
-import { wildcardFor } from '../bridge/subjects.js';
+import { decodeBusMessage, type BusMessage } from './payloads.js';
+import { wildcardFor } from './subjects.js';
 
 /** Receives each bus message, decoded (null when not even its positions can be read). */
 export type BusHandler = (message: BusMessage | null, subject: string) => void;
