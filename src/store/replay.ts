@@ -134,10 +134,12 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           const page = await readLog(backend, last, { ...request, upTo: target });
           if (closed) return;
           options.health.progressed(health);
-          for (const item of page.decoded) {
+          const { events, decoded } = page;
+          for (let i = 0; i < decoded.length; i++) {
+            const item = decoded[i]!;
             if (item instanceof RuleValidationError) {
               options.onError(item);
-              last = BigInt(item.position!);
+              last = events[i]!.position;
             } else {
               emit(item);
             }
