@@ -62,56 +62,44 @@ export interface ReadLogRequest {
   readonly maxBytes: number;
   /** Rows whose rule document is larger than this are not loaded (`RULE_TOO_LARGE`). */
   readonly maxRuleBytes: number;
-  /** Called for every event read, decoded or not, before it is decoded (the expiry scheduler watches state events). */
-  readonly onEvent?: ((event: LogEvent) => void) | undefined;
-  /**
-   * Asked once the page is read: false decodes nothing (a store nobody listens
-   * to only moves its watermark; compiling is the costly part). Default: decode.
-   */
-  readonly decode?: (() => boolean) | undefined;
 }
 
-/** {@link ReadLogResult} as the log layer hands it over: positions as bigint, and the events themselves. */
+/** {@link ReadLogResult} as the log layer hands it over: positions as bigint, events not yet decoded. */
 export interface LogPage {
-  /** Every event of the page, in position order. */
+  /** Every event of the page, in position order; decode each with {@link decodeEvent} (`maxRuleBytes`). */
   readonly events: readonly LogEvent[];
-  /** `decoded[i]` is `events[i]` decoded (empty when the page was not decoded). */
-  readonly decoded: readonly (RuleChange | RuleValidationError)[];
-  readonly changes: readonly RuleChange[];
-  readonly invalid: readonly RuleValidationError[];
   readonly through: bigint;
   readonly more: boolean;
 }
 
 /**
- * Reads one page of the log after `after` and decodes it: the one read of the
- * log, which the live reader, `changesSince`'s replay and `store.readLog` loop
- * over. The backend checks each row's size in its query, so a row above
- * `maxRuleBytes` arrives without its body and becomes a `RULE_TOO_LARGE` error
- * here, and the page stops at `maxBytes` of rows (one event at least).
+ * Reads one page of the log after `after`: the one read of the log, which the
+ * live reader, `changesSince`'s replay and `store.readLog` loop over. The
+ * backend checks each row's size in its query, so a row above `maxRuleBytes`
+ * arrives without its body (it decodes to `RULE_TOO_LARGE`), and the page stops
+ * at `maxBytes` of rows (one event at least). Decoding is left to the caller,
+ * one event at a time as it emits them (a page of compiled rules is not held
+ * at once), or all of them with {@link decodePage}.
  */
-export async function readLog(backend: Backend, after: bigint, request: ReadLogRequest): Promise<LogPage> {
-  const page = await backend.readEvents(after, {
+export function readLog(backend: Backend, after: bigint, request: ReadLogRequest): Promise<LogPage> {
+  return backend.readEvents(after, {
     limit: request.maxEvents,
     maxBytes: request.maxBytes,
     maxRuleBytes: request.maxRuleBytes,
     ...(request.upTo !== undefined ? { upTo: request.upTo } : {}),
   });
-  const { events } = page;
-  const decoded: (RuleChange | RuleValidationError)[] = [];
+}
+
+/** A page decoded: its changes and its invalid events, each in position order. */
+export function decodePage(page: LogPage, maxRuleBytes: number): { changes: RuleChange[]; invalid: RuleValidationError[] } {
   const changes: RuleChange[] = [];
   const invalid: RuleValidationError[] = [];
-  const { onEvent } = request;
-  if (onEvent) for (const event of events) onEvent(event);
-  if (request.decode?.() ?? true) {
-    for (const event of events) {
-      const item = decodeEvent(event, request.maxRuleBytes);
-      decoded.push(item);
-      if (item instanceof RuleValidationError) invalid.push(item);
-      else changes.push(item);
-    }
+  for (const event of page.events) {
+    const item = decodeEvent(event, maxRuleBytes);
+    if (item instanceof RuleValidationError) invalid.push(item);
+    else changes.push(item);
   }
-  return { events, decoded, changes, invalid, through: page.through, more: page.more };
+  return { changes, invalid };
 }
 
 /**

@@ -2,7 +2,7 @@ import { Observable, Subject } from 'rxjs';
 import type { Logger } from 'pino';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
-import type { LogEvent } from '../log/logEvent.js';
+import { decodeEvent, type LogEvent } from '../log/logEvent.js';
 import { readLog } from '../log/readLog.js';
 import type { Backend } from './backend.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -87,23 +87,23 @@ export function createLogReader(options: LogReaderOptions): LogReader {
     }
   };
 
-  // Compiling a rule (YAML + validation) is the costly part: a store nobody
-  // listens to (a writer, the CLI) only moves its watermark. Asked once the page
-  // is in hand, so a subscriber that joined during the read gets it decoded.
-  const decode = (): boolean => subscribers > 0 || options.errorsObserved();
-  const request = { maxEvents: pageSize, maxBytes: options.pageBytes, maxRuleBytes: options.maxRuleBytes, onEvent: options.onEvent, decode };
+  const request = { maxEvents: pageSize, maxBytes: options.pageBytes, maxRuleBytes: options.maxRuleBytes };
 
   const readAll = async (): Promise<void> => {
     for (;;) {
       const page = await readLog(backend, watermark, request);
       if (closed) return;
       options.health.progressed(reader);
-      const { events, decoded } = page;
-      for (let i = 0; i < decoded.length; i++) {
-        const item = decoded[i]!;
+      const { events } = page;
+      for (const event of events) {
         // Advance before emitting: a subscriber that joins during this emission
         // replays up to and including this position (see changesSince).
-        watermark = events[i]!.position;
+        watermark = event.position;
+        options.onEvent?.(event);
+        // Compiling a rule (YAML + validation) is the costly part: a store nobody
+        // listens to (a writer, the CLI) only moves its watermark.
+        if (subscribers === 0 && !options.errorsObserved()) continue;
+        const item = decodeEvent(event, options.maxRuleBytes);
         if (item instanceof RuleValidationError) {
           log.warn({ event: 'log:reader:bad-row', code: item.code, ruleId: item.ruleId, position: item.position, reason: item.message }, 'stored rule cannot be used');
           options.onError(item);

@@ -1,6 +1,6 @@
 import { RuleStoreError } from '../domain/errors.js';
 import { checkPosition } from '../domain/ruleChange.js';
-import { readLog, type ReadLogOptions, type ReadLogResult } from '../log/readLog.js';
+import { decodePage, readLog, type ReadLogOptions, type ReadLogResult } from '../log/readLog.js';
 import type { Backend } from './backend.js';
 
 /** The defaults `store.readLog` resolves its options against. */
@@ -30,6 +30,7 @@ export function createPublicReadLog(backend: Backend, settings: PublicReadLogSet
     const maxBytes = bound(options.maxBytes, settings.pageBytes, 'maxBytes');
     if (upTo !== undefined && upTo <= from) return Object.freeze({ changes: Object.freeze([]), invalid: Object.freeze([]), through: from.toString(), more: false });
     const page = await readLog(backend, from, { upTo, maxEvents, maxBytes, maxRuleBytes: settings.maxRuleBytes });
-    return Object.freeze({ changes: Object.freeze([...page.changes]), invalid: Object.freeze([...page.invalid]), through: page.through.toString(), more: page.more });
+    const { changes, invalid } = decodePage(page, settings.maxRuleBytes);
+    return Object.freeze({ changes: Object.freeze(changes), invalid: Object.freeze(invalid), through: page.through.toString(), more: page.more });
   };
 }

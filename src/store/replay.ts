@@ -2,6 +2,7 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
+import { decodeEvent } from '../log/logEvent.js';
 import { readLog } from '../log/readLog.js';
 import type { Backend } from './backend.js';
 import type { LogReader } from './logReader.js';
@@ -134,10 +135,11 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           const page = await readLog(backend, last, { ...request, upTo: target });
           if (closed) return;
           options.health.progressed(health);
-          for (const item of page.decoded) {
+          for (const event of page.events) {
+            const item = decodeEvent(event, options.maxRuleBytes);
             if (item instanceof RuleValidationError) {
               options.onError(item);
-              last = BigInt(item.position!);
+              last = event.position;
             } else {
               emit(item);
             }

@@ -88,34 +88,61 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
     readEvents: (after, { limit, upTo, maxBytes, maxRuleBytes }) =>
       guard('read the event log', async () => {
         // Tagged templates are prepared statements (about half the cost of an unprepared read).
-        // Sizes are measured here, in the query, so that a row above maxRuleBytes is
-        // never sent (its body is left out: `oversized` carries its size) and the page
-        // stops at about maxBytes of rows (always one row at least): `yaml` is the
+        // Sizes are measured in the query, without sending anything: `yaml` is the
         // rule document's size, `*_stored` the rows' stored (possibly compressed)
-        // size, all without sending anything. lead() over one row of read-ahead tells
-        // whether the last event ends its transaction and whether more follow. The
-        // first event's transaction may have begun before `after`: first_commit is
-        // its first position (index ttp_rule_event_txid_idx, migration 0006).
-        const rows = await sql`
-          SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid::text AS txid, next_same, next_position::text AS next_position, oversized,
-                 CASE WHEN oversized IS NULL THEN rule_row END AS rule_row,
-                 CASE WHEN oversized IS NULL THEN state_row END AS state_row,
+        // sizes. A row's body comes with it only when it is small enough that a
+        // whole page of such rows stays within maxBytes (`inline`); a larger one
+        // that fits the limits is fetched next, only if the page reaches it, and
+        // an oversized one never. So this reads at most about maxBytes of rows
+        // whatever they hold. One event more than asked (and no upper bound): the
+        // next event tells whether the last one returned ends its transaction (see
+        // groupCommits). The first event's transaction may have begun before
+        // `after`: first_commit is its first position (index
+        // ttp_rule_event_txid_idx, migration 0006).
+        const inline = Math.min(maxRuleBytes, Math.floor(maxBytes / (limit + 1)));
+        const rows = (await sql`
+          SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid::text AS txid, yaml, rule_stored + state_stored AS stored, bytes,
+                 CASE WHEN bytes <= ${inline}::int8 THEN rule_row END AS rule_row,
+                 CASE WHEN bytes <= ${inline}::int8 THEN state_row END AS state_row,
                  (SELECT min(t.position) FROM ttp_rule_event t
                    WHERE t.txid = (SELECT f.txid FROM ttp_rule_event f WHERE f.position > ${after.toString()}::bigint ORDER BY f.position LIMIT 1))::text AS first_commit
-            FROM (SELECT e.*, lead(e.txid) OVER w = e.txid AS next_same, lead(e.position) OVER w AS next_position,
-                         coalesce(sum(CASE WHEN e.oversized IS NULL THEN e.bytes ELSE 0 END) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS bytes_before
-                    FROM (SELECT e.*, greatest(e.yaml, e.rule_stored) + e.state_stored AS bytes,
-                                 CASE WHEN e.yaml > ${maxRuleBytes}::int8 THEN e.yaml WHEN e.rule_stored + e.state_stored > ${maxRowBytes(maxRuleBytes)}::int8 THEN e.rule_stored + e.state_stored END AS oversized
-                            FROM (SELECT e.*, coalesce(octet_length(e.rule_row->>'yaml_content'), 0)::int8 AS yaml,
-                                         coalesce(pg_column_size(e.rule_row), 0)::int8 AS rule_stored, coalesce(pg_column_size(e.state_row), 0)::int8 AS state_stored
-                                    FROM ttp_rule_event e WHERE e.position > ${after.toString()}::bigint ORDER BY e.position LIMIT ${limit + 1}) e) e
-                  WINDOW w AS (ORDER BY e.position)) page
-           WHERE bytes_before < ${maxBytes}::int8 AND position <= ${(upTo ?? MAX_POSITION).toString()}::bigint
-           ORDER BY position LIMIT ${limit}`;
-        const events = groupCommits(rows as unknown as Json[]);
-        const last = rows.at(-1);
-        const next = last?.['next_position'] === null || last?.['next_position'] === undefined ? null : BigInt(String(last['next_position']));
-        return { events, ...endOfPage(after, events, next, upTo) };
+            FROM (SELECT e.*, greatest(e.yaml, e.rule_stored) + e.state_stored AS bytes
+                    FROM (SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid, rule_row, state_row,
+                                 coalesce(octet_length(rule_row->>'yaml_content'), 0)::int8 AS yaml,
+                                 coalesce(pg_column_size(rule_row), 0)::int8 AS rule_stored, coalesce(pg_column_size(state_row), 0)::int8 AS state_stored
+                            FROM ttp_rule_event WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit + 1}) e) e`) as unknown as Json[];
+        const ceiling = maxRowBytes(maxRuleBytes);
+        const page: Json[] = [];
+        const oversized = new Map<Json, number>();
+        const fetch: string[] = [];
+        let bytes = 0;
+        for (const row of rows) {
+          if (page.length === limit || (upTo !== undefined && BigInt(String(row['position'])) > upTo)) break;
+          page.push(row);
+          const yaml = Number(row['yaml']);
+          const stored = Number(row['stored']);
+          const size = yaml > maxRuleBytes ? yaml : stored > ceiling ? stored : null;
+          if (size !== null) oversized.set(row, size);
+          else {
+            bytes += Number(row['bytes']);
+            if (Number(row['bytes']) > inline) fetch.push(String(row['position']));
+          }
+          if (bytes >= maxBytes) break;
+        }
+        if (fetch.length > 0) {
+          const bodies = new Map((await sql`SELECT position::text AS position, rule_row, state_row FROM ttp_rule_event WHERE position = ANY(${fetch}::bigint[])`).map((r) => [String(r['position']), r]));
+          for (let i = 0; i < page.length; i++) {
+            const row = page[i]!;
+            if (oversized.has(row) || Number(row['bytes']) <= inline) continue;
+            const body = bodies.get(String(row['position']));
+            // Compacted away between the two reads: a hole now.
+            if (body) page[i] = { ...row, rule_row: body['rule_row'], state_row: body['state_row'] };
+            else page[i] = { ...row, gone: true };
+          }
+        }
+        const events = groupCommits(page, rows[page.length], oversized);
+        const next = rows[page.length];
+        return { events, ...endOfPage(after, events, next === undefined ? null : BigInt(String(next['position'])), upTo) };
       }),
 
     readHistory: (ruleId, limit, upTo) =>
@@ -302,7 +329,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 /**
  * Decodes a page of event rows and stamps each event's transaction: `commit` is
  * the first position of its transaction, and `lastInCommit` holds when the next
- * event (`next_same`, from the query's read-ahead) belongs to another
+ * event (the next row, or the read-ahead row after the page) belongs to another
  * transaction, or when there is none — a committed transaction becomes visible
  * whole, so the last visible event ends its transaction.
  *
@@ -317,20 +344,25 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
  * then report the first retained position (still increasing, still equal within
  * the retained part).
  */
-function groupCommits(rows: Json[]): LogEvent[] {
+function groupCommits(rows: readonly Json[], readAhead: Json | undefined, oversized: ReadonlyMap<Json, number>): LogEvent[] {
   const events: LogEvent[] = [];
   let txid = rows[0] ? String(rows[0]['txid']) : '';
   let commit = rows[0] ? BigInt(String(rows[0]['first_commit'] ?? rows[0]['position'])) : 0n;
-  for (const row of rows) {
-    const event = logEvent(row);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
     const rowTxid = String(row['txid']);
+    const position = BigInt(String(row['position']));
     if (rowTxid !== txid) {
       txid = rowTxid;
-      commit = event.position;
+      commit = position;
     }
+    if (row['gone'] === true) continue;
+    const event = logEvent(row);
+    const next = rows[i + 1] ?? readAhead;
     event.commit = commit;
-    event.lastInCommit = row['next_same'] !== true;
-    if (row['oversized'] !== null && row['oversized'] !== undefined) event.oversized = Number(row['oversized']);
+    event.lastInCommit = next === undefined || String(next['txid']) !== rowTxid;
+    const size = oversized.get(row);
+    if (size !== undefined) event.oversized = size;
     events.push(event);
   }
   return events;
