@@ -197,8 +197,8 @@ export async function syncDirectory(store: RuleStore, dir: string, options: Sync
     // kept the version before. The raw events of the directory's own watch are not
     // filtered; every one marks its file dirty (a reconcile compares bytes, so an
     // extra mark costs one read).
-    watcher.on('raw', (_event: string, name: string | null, details: { watchedPath?: string }) => {
-      const watched = details?.watchedPath;
+    watcher.on('raw', (_event, name: string | null, details) => {
+      const watched = (details as { watchedPath?: string } | undefined)?.watchedPath;
       if (watched === root && name) onEvent(join(root, String(name)));
       else if (watched && dirname(watched) === root) onEvent(watched);
     });
