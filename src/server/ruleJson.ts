@@ -1,4 +1,4 @@
-import { compileRule } from '../domain/compileRule.js';
+import { compileRule, type CompiledRule } from '../domain/compileRule.js';
 import { errorJson } from '../domain/changeJson.js';
 import type { RuleState } from '../domain/ruleState.js';
 import type { HistoryEntry, RuleListing } from '../store/ruleStore.js';
@@ -21,13 +21,15 @@ export function stateJson(ruleId: string, state: RuleState): Record<string, unkn
  * `rule_version`, `name`, `description`, `state`, `confidence_max`,
  * `expires_at`, `reason`, `set_by`, `set_at`) plus `applies_to`, who stored the
  * rule and when, and `error` for a stored row that does not compile.
+ * A `GetRuleResult` is used as compiled.
  */
-export function ruleRowJson(listing: RuleListing): Record<string, unknown> {
+export function ruleRowJson(listing: RuleListing & { readonly rule?: CompiledRule | null }): Record<string, unknown> {
   let name: string | null = null;
   let description: string | null = null;
   let appliesTo: readonly string[] = [];
   if (listing.error === null) {
-    const rule = compileRule(listing.yamlContent, listing.state, { expectRuleId: listing.ruleId });
+    // A listing that comes compiled (getRule's) saves the second compile.
+    const rule = listing.rule ?? compileRule(listing.yamlContent, listing.state, { expectRuleId: listing.ruleId });
     ({ name, description, appliesTo } = rule);
   }
   return {

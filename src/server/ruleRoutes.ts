@@ -19,10 +19,10 @@ function ruleIdOf(request: FastifyRequest): string {
   return parseOr400(ruleIdParamSchema, request.params, 'rule id').rule_id;
 }
 
-async function listingOf(store: RuleStore, ruleId: string) {
-  const listing = (await store.listRules()).find((row) => row.ruleId === ruleId);
-  if (!listing) throw new HttpError(404, 'RULE_NOT_FOUND', `rule ${ruleId} is not stored`);
-  return listing;
+async function storedRule(store: RuleStore, ruleId: string) {
+  const found = await store.getRule(ruleId);
+  if (!found) throw new HttpError(404, 'RULE_NOT_FOUND', `rule ${ruleId} is not stored`);
+  return found;
 }
 
 /**
@@ -50,7 +50,7 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
 
   app.get(`${base}/:rule_id`, async (request) => {
     guard(auth, request, 'reader');
-    const listing = await listingOf(store, ruleIdOf(request));
+    const listing = await storedRule(store, ruleIdOf(request));
     return { ...ruleRowJson(listing), yaml: listing.yamlContent };
   });
 
@@ -59,7 +59,7 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
     const ruleId = ruleIdOf(request);
     const { limit } = parseOr400(historyQuerySchema, request.query, 'query');
     const entries = await store.history({ ruleId, limit: limit ?? 50 });
-    if (entries.length === 0) await listingOf(store, ruleId);
+    if (entries.length === 0) await storedRule(store, ruleId);
     return entries.map(historyEntryJson);
   });
 
@@ -67,7 +67,7 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
     const caller = guard(auth, request, 'operator');
     const ruleId = ruleIdOf(request);
     const body = parseOr400(stateBodySchema, request.body, 'state');
-    await listingOf(store, ruleId);
+    await storedRule(store, ruleId);
     const state = await store.setState(
       ruleId,
       {
@@ -84,7 +84,7 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
   app.delete(`${base}/:rule_id/state`, async (request) => {
     const caller = guard(auth, request, 'operator');
     const ruleId = ruleIdOf(request);
-    await listingOf(store, ruleId);
+    await storedRule(store, ruleId);
     await store.clearState(ruleId, caller.name);
     return stateJson(ruleId, DEFAULT_RULE_STATE);
   });
@@ -95,7 +95,7 @@ export function registerRuleRoutes(app: FastifyInstance, store: RuleStore, auth:
     const yaml = typeof request.body === 'string' ? request.body : parseOr400(ruleBodySchema, request.body, 'rule body').yaml;
     // The domain's own validation (YAML, schema, size), and the path must name the document's rule.
     readRuleDocument(yaml, { expectRuleId: ruleId, source: 'request body' });
-    const existing = (await store.listRules()).find((row) => row.ruleId === ruleId);
+    const existing = await store.getRule(ruleId);
     // Keep the stored source path: a rule the directory sync owns stays owned by it.
     const result = await store.upsertRule(yaml, { updatedBy: caller.name, ...(existing?.sourcePath ? { sourcePath: existing.sourcePath } : {}) });
     reply.code(existing ? 200 : 201);

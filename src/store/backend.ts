@@ -25,6 +25,13 @@ export interface RowSnapshot {
   readonly states: readonly StateRow[];
 }
 
+/** One rule row and its state row, read in one statement (one consistent view). */
+export interface RuleWithStateRow {
+  readonly rule: RuleRow;
+  /** Null when the rule has no state row (the default state). */
+  readonly state: StateRow | null;
+}
+
 /** What a batch write did. */
 export interface BatchResult {
   /** Rule ids whose row changed (inserted or updated with different content). */
@@ -100,6 +107,8 @@ export interface Backend {
   readHead(): Promise<bigint>;
   /** Every rule and state row plus the position they are consistent at. */
   readSnapshot(): Promise<RowSnapshot>;
+  /** One rule row with its state row; null when no rule with this id is stored. */
+  readRule(ruleId: string): Promise<RuleWithStateRow | null>;
   readState(ruleId: string): Promise<StateRow | null>;
   /** Upserts the state row and returns it as stored. */
   writeState(write: StateWrite): Promise<StateRow>;
@@ -115,8 +124,11 @@ export interface Backend {
   deleteRules(ruleIds: readonly string[], actor: string): Promise<string[]>;
   /** Deletes every state whose `expires_at` has passed (database clock); returns their ids. */
   revertExpired(ruleId?: string): Promise<string[]>;
-  /** The newest event of every rule and entity at or below `upTo` (what was in force there), in no particular order. */
-  readLatestEvents(upTo: bigint): Promise<LogEvent[]>;
+  /**
+   * The newest event of every rule and entity at or below `upTo` (what was in force
+   * there), in no particular order; of one rule only when `ruleId` is given.
+   */
+  readLatestEvents(upTo: bigint, ruleId?: string): Promise<LogEvent[]>;
   /** The oldest position a fold of the log reads exactly after compaction (0 if the log was never pruned). */
   readReadableFrom(): Promise<bigint>;
   /** The newest position retention ever deleted (0 if the log was never pruned). */

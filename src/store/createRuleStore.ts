@@ -7,8 +7,9 @@ import { DEFAULT_RULE_STATE, actorProblem, effectiveState, isExpired, parseState
 import { INPUT_LIMITS, textProblem } from '../domain/inputLimits.js';
 import { EXPIRY_ACTOR, compileRow, stateFromRow, type LogEvent, type RuleRow } from '../log/logEvent.js';
 import { rememberRuleDocument } from '../log/ruleDocCache.js';
-import type { Backend, RowSnapshot, RuleWrite } from './backend.js';
-import { readRowsAt, type PastPoint } from './readPast.js';
+import type { Backend, RuleWrite } from './backend.js';
+import { readRows } from './readPast.js';
+import { readRule, readRuleMetadata, ruleListing, tryCompileRow } from './readRule.js';
 import { createExpiryScheduler } from './expiryScheduler.js';
 import { createLogReader } from './logReader.js';
 import { replayThenLive } from './replay.js';
@@ -120,13 +121,9 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
     return null;
   };
 
-  /** The rows now (one consistent read), or in force at `at` (a fold of the log), and the instant expiries are judged at. */
-  const readRows = async (at: PastPoint | undefined): Promise<RowSnapshot & { asOf: Date }> =>
-    at === undefined ? { ...(await backend.readSnapshot()), asOf: new Date() } : readRowsAt(backend, at);
-
   const snapshot = async (options: SnapshotOptions = {}): Promise<RuleSnapshot> => {
     ensureOpen();
-    const rows = await readRows(options.at);
+    const rows = await readRows(backend, options.at);
     const now = rows.asOf;
     const states = new Map(rows.states.map((s) => [s.ruleId, s]));
     const rules: CompiledRule[] = [];
@@ -164,28 +161,23 @@ export async function createRuleStore(backend: Backend, settings: StoreSettings)
 
     async listRules(options = {}) {
       ensureOpen();
-      const rows = await readRows(options.at);
+      const rows = await readRows(backend, options.at);
       const now = rows.asOf;
       const states = new Map(rows.states.map((s) => [s.ruleId, s]));
       return rows.rules.map((row) => {
-        let error: RuleValidationError | null = null;
-        try {
-          compileRow(row, DEFAULT_RULE_STATE, settings.maxRuleBytes);
-        } catch (e) {
-          if (!(e instanceof RuleValidationError)) throw e;
-          error = e;
-        }
-        return Object.freeze({
-          ruleId: row.ruleId,
-          ruleVersion: row.ruleVersion,
-          sourcePath: row.sourcePath,
-          updatedAt: row.updatedAt,
-          updatedBy: row.updatedBy,
-          yamlContent: row.yamlContent,
-          state: effectiveState(stateFromRow(states.get(row.ruleId) ?? null), now),
-          error,
-        });
+        const compiled = tryCompileRow(row, DEFAULT_RULE_STATE, settings.maxRuleBytes);
+        return ruleListing(row, effectiveState(stateFromRow(states.get(row.ruleId) ?? null), now), compiled instanceof RuleValidationError ? compiled : null);
       });
+    },
+
+    async getRule(ruleId, options = {}) {
+      ensureOpen();
+      return readRule(backend, ruleId, options.at, settings.maxRuleBytes);
+    },
+
+    async listRuleMetadata(options = {}) {
+      ensureOpen();
+      return readRuleMetadata(backend, options.at);
     },
 
     async history(options = {}) {

@@ -1,7 +1,7 @@
 import { RuleStoreError } from '../domain/errors.js';
 import { checkPosition } from '../domain/ruleChange.js';
 import type { RuleRow, StateRow } from '../log/logEvent.js';
-import type { Backend } from './backend.js';
+import type { Backend, RowSnapshot } from './backend.js';
 
 /** A point in the past: a log position (decimal string or bigint) or an instant. */
 export type PastPoint = string | bigint | Date;
@@ -24,8 +24,12 @@ const byRuleId = (a: { ruleId: string }, b: { ruleId: string }): number => (a.ru
  * every rule id; a deletion means absent). Fails with `LOG_TRUNCATED`, naming the
  * oldest readable point, when compaction deleted an event that was in force
  * there, and with `POSITION_INVALID` for a position beyond the head.
+ *
+ * With `ruleId`, only that rule's rows are folded; `position` and `asOf` are
+ * still those of the whole log at `at` (an expiry is judged at the same instant
+ * as in the full read).
  */
-export async function readRowsAt(backend: Backend, at: PastPoint): Promise<PastRows> {
+export async function readRowsAt(backend: Backend, at: PastPoint, ruleId?: string): Promise<PastRows> {
   let bound: bigint;
   let instant: Date | null = null;
   if (at instanceof Date) {
@@ -45,11 +49,16 @@ export async function readRowsAt(backend: Backend, at: PastPoint): Promise<PastR
     const asked = instant ? `${instant.toISOString()} (position ${bound})` : `position ${bound}`;
     throw new RuleStoreError('LOG_TRUNCATED', `${asked} is older than the retained log: compaction removed what was in force then; the oldest readable point is position ${readableFrom}${when}`);
   }
-  const events = bound > 0n ? await backend.readLatestEvents(bound) : [];
+  const events = bound > 0n ? await backend.readLatestEvents(bound, ruleId) : [];
   const rules: RuleRow[] = [];
   const states: StateRow[] = [];
   let position = 0n;
   let last: Date | null = null;
+  if (ruleId !== undefined && bound > 0n) {
+    // The newest event of the whole log at the bound: what the full fold would find.
+    const [newest] = await backend.readHistory(null, 1, bound);
+    if (newest) ({ position, at: last } = newest);
+  }
   for (const event of events) {
     if (event.position > position) {
       position = event.position;
@@ -62,4 +71,12 @@ export async function readRowsAt(backend: Backend, at: PastPoint): Promise<PastR
   rules.sort(byRuleId);
   states.sort(byRuleId);
   return { position, asOf: instant ?? last ?? new Date(0), rules, states };
+}
+
+/**
+ * The rows now (one consistent read, expiries judged by this process's clock),
+ * or in force at `at` (a fold of the log, {@link readRowsAt}).
+ */
+export async function readRows(backend: Backend, at: PastPoint | undefined): Promise<RowSnapshot & { asOf: Date }> {
+  return at === undefined ? { ...(await backend.readSnapshot()), asOf: new Date() } : readRowsAt(backend, at);
 }

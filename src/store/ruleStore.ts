@@ -69,19 +69,48 @@ export interface LoadCompiledOptions {
   strict?: boolean;
 }
 
-/** One stored rule row with its state, for listings (`ttp-rules list`). */
-export interface RuleListing {
+/**
+ * One stored rule row's metadata and state, read without parsing its YAML
+ * (`listRuleMetadata`): a row whose document does not compile is listed too.
+ */
+export interface RuleMetadata {
   readonly ruleId: string;
   /** The `rule_version` column (the document's own is authoritative once compiled). */
   readonly ruleVersion: number;
+  /** Where the rule came from (the file the directory sync owns it by); `''` if written otherwise. */
   readonly sourcePath: string;
   readonly updatedAt: Date;
   readonly updatedBy: string;
+  /** The state in force (an expired state reads as the default). */
+  readonly state: RuleState;
+}
+
+/** One stored rule row with its state, for listings (`ttp-rules list`). */
+export interface RuleListing extends RuleMetadata {
   /** The stored document, as written (`ttp-rules show` prints it). */
   readonly yamlContent: string;
-  readonly state: RuleState;
   /** Null when the stored document compiles; otherwise why it does not. */
   readonly error: RuleValidationError | null;
+}
+
+/** Options of `getRule`. */
+export interface GetRuleOptions {
+  /**
+   * A log position (decimal string or bigint) or an instant: the rule and its state
+   * as they stood then, from the log, exactly as `listRules({ at })` lists it
+   * (same `LOG_TRUNCATED` and `POSITION_INVALID` failures). Default: now.
+   */
+  at?: string | bigint | Date;
+}
+
+/** One stored rule as `getRule` reads it: its listing plus the document compiled. */
+export interface GetRuleResult extends RuleListing {
+  /**
+   * This row's document compiled, with `state` stamped; null when it does not
+   * compile (`error` says why). Not the last good version an engine keeps in force
+   * for a bad row: `snapshot()` has that one.
+   */
+  readonly rule: CompiledRule | null;
 }
 
 /** One entry of the event log, for `ttp-rules history`. */
@@ -203,6 +232,23 @@ export interface RuleStore {
   deleteRules(ruleIds: readonly string[], options?: { updatedBy?: string }): Promise<string[]>;
   /** Every stored rule row with its state (expired states read as the default), sorted by id. */
   listRules(options?: SnapshotOptions): Promise<RuleListing[]>;
+  /**
+   * One stored rule: its row, state (an expired state reads as the default; nothing
+   * is reverted) and YAML, compiled or with the reason it does not compile. Reads
+   * one row and compiles one document; null when no rule with this id is stored
+   * (or could be: an id that is not valid). With `at`, the rule as it stood then.
+   *
+   * @example const found = await store.getRule('EX001_ssh_bruteforce'); if (found?.error) console.log(found.error.message);
+   */
+  getRule(ruleId: string, options?: GetRuleOptions): Promise<GetRuleResult | null>;
+  /**
+   * Every stored rule row's id, version, source path, writer and state, sorted by
+   * id, without parsing any YAML: a row that does not compile is listed like any
+   * other (`listRules` says why it does not). With `at`, what was stored then.
+   *
+   * @example const owned = (await store.listRuleMetadata()).filter((r) => r.sourcePath.startsWith('/srv/rules/'));
+   */
+  listRuleMetadata(options?: SnapshotOptions): Promise<RuleMetadata[]>;
   /** The newest log entries, newest first; of one rule when `ruleId` is given (default limit 50). */
   history(options?: { ruleId?: string; limit?: number }): Promise<HistoryEntry[]>;
   /**

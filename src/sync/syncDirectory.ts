@@ -92,7 +92,7 @@ export async function syncDirectory(store: RuleStore, dir: string, options: Sync
     const stored = new Map<string, string>(); // source path -> rule id, for rules this directory owns
     if (paths === null) {
       for (const name of await readdir(root)) if (isRuleFile(name)) candidates.add(join(root, name));
-      for (const rule of await store.listRules()) {
+      for (const rule of await store.listRuleMetadata()) {
         if (owns(rule.sourcePath)) {
           stored.set(rule.sourcePath, rule.ruleId);
           candidates.add(rule.sourcePath);

@@ -28,8 +28,7 @@ Examples:
     run(async (ruleId: string, options: PastOptions) => {
       await checkRuleIdArgument(ruleId);
       const context = await createContext(options);
-      const rules = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.listRules(options.at === undefined ? {} : { at: options.at }), READ_ONLY);
-      const rule = rules.find((r) => r.ruleId === ruleId);
+      const rule = await withStore(context, resolveDatabaseUrl(options.db), (store) => store.getRule(ruleId, options.at === undefined ? {} : { at: options.at }), READ_ONLY);
       if (!rule) throw new CliFailure(options.at === undefined ? `rule ${ruleId} is not stored` : `rule ${ruleId} was not stored at ${options.at instanceof Date ? options.at.toISOString() : `position ${options.at}`}`, 'RULE_NOT_FOUND');
       if (context.json) {
         printJson({ ...listingJson(rule), yaml: rule.yamlContent });

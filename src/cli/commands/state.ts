@@ -67,7 +67,7 @@ Examples:
           const { DEFAULT_RULE_STATE } = await import('../../domain/ruleState.js');
           return { state: DEFAULT_RULE_STATE, cleared };
         }
-        if (!options.force && !(await store.listRules()).some((r) => r.ruleId === ruleId)) {
+        if (!options.force && (await store.getRule(ruleId)) === null) {
           throw new CliFailure(`rule ${ruleId} is not stored (use --force to set its state anyway)`, 'RULE_NOT_FOUND');
         }
         const expiresAt = options.until ?? (options.for !== undefined ? new Date(Date.now() + options.for) : null);

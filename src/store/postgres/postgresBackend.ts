@@ -1,7 +1,7 @@
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
 import { decodeDate as date, decodeEventRow as logEvent, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
-import type { Backend, BatchResult, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
+import type { Backend, BatchResult, Feed, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
 import type { LogEvent } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
@@ -176,6 +176,18 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         })) as RowSnapshot;
       }),
 
+    readRule: (ruleId) =>
+      guard('read a rule', async () => {
+        // One statement, one snapshot: the state is the one in force with this row.
+        const [row] = await sql`
+          SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, r.updated_at, r.updated_by,
+                 s.rule_id AS state_rule_id, s.state, s.confidence_max, s.expires_at, s.reason, s.set_by, s.set_at
+            FROM ttp_rule r LEFT JOIN ttp_rule_state s ON s.rule_id = r.rule_id
+           WHERE r.rule_id = ${ruleId}`;
+        if (!row) return null;
+        return { rule: ruleRow(row as Json), state: row['state_rule_id'] === null ? null : stateRow(row as Json) } satisfies RuleWithStateRow;
+      }),
+
     readState: (ruleId) =>
       guard('read a rule state', async () => {
         const [row] = await sql`SELECT * FROM ttp_rule_state WHERE rule_id = ${ruleId}`;
@@ -245,12 +257,20 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         return rows.map((r) => String(r['rule_id']));
       }),
 
-    readLatestEvents: (upTo) =>
+    readLatestEvents: (upTo, ruleId) =>
       guard('read the event log', async () => {
-        const rows = await sql`
+        // Two statements rather than an optional filter: each keeps its own plan
+        // (one rule reads its newest events through ttp_rule_event_rule_id_idx).
+        const rows =
+          ruleId === undefined
+            ? await sql`
           SELECT DISTINCT ON (rule_id, entity) position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at
             FROM ttp_rule_event WHERE position <= ${upTo.toString()}::bigint
-           ORDER BY rule_id, entity, position DESC`;
+           ORDER BY rule_id, entity, position DESC`
+            : await sql`
+          SELECT DISTINCT ON (entity) position, rule_id, entity, op, rule_row, state_row, actor, login_role, recorded_at
+            FROM ttp_rule_event WHERE rule_id = ${ruleId} AND position <= ${upTo.toString()}::bigint
+           ORDER BY entity, position DESC`;
         return rows.map((r) => logEvent(r as Json));
       }),
 

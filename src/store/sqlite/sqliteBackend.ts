@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
-import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWrite, StateWrite } from '../backend.js';
+import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
@@ -100,6 +100,9 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     latestEvents: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
        WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
+    latestEventsOfRule: prepareEvents(`
+      SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
+       WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE rule_id = ? AND position <= ? GROUP BY entity)`),
     readableFrom: prepare('SELECT readable_from AS p FROM ttp_rule_log_meta').safeIntegers(true),
     // Before compaction: the highest successor of an event it will delete (see 0004.sql).
     pruneSuccessor: prepare(`
@@ -114,6 +117,12 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     head: prepare('SELECT coalesce(max(position), 0) AS head FROM ttp_rule_event').safeIntegers(true),
     allRules: prepare('SELECT * FROM ttp_rule ORDER BY rule_id'),
     allStates: prepare('SELECT * FROM ttp_rule_state ORDER BY rule_id'),
+    // One statement, one snapshot: the state is the one in force with this row.
+    rule: prepare(`
+      SELECT r.rule_id, r.rule_version, r.source_path, r.yaml_content, r.updated_at, r.updated_by,
+             s.rule_id AS state_rule_id, s.state, s.confidence_max, s.expires_at, s.reason, s.set_by, s.set_at
+        FROM ttp_rule r LEFT JOIN ttp_rule_state s ON s.rule_id = r.rule_id
+       WHERE r.rule_id = ?`),
     state: prepare('SELECT * FROM ttp_rule_state WHERE rule_id = ?'),
     setActor: prepare('INSERT OR REPLACE INTO ttp_rule_store_actor (id, actor) VALUES (1, ?)'),
     clearActor: prepare('DELETE FROM ttp_rule_store_actor'),
@@ -271,6 +280,13 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
 
     readSnapshot: () => read('take a snapshot', () => snapshotTransaction()),
 
+    readRule: (ruleId) =>
+      read('read a rule', () => {
+        const row = q.rule.get(ruleId);
+        if (!row) return null;
+        return { rule: decodeRuleRow(row), state: row['state_rule_id'] === null ? null : decodeStateRow(row) } satisfies RuleWithStateRow;
+      }),
+
     readState: (ruleId) =>
       read('read a rule state', () => {
         const row = q.state.get(ruleId);
@@ -310,7 +326,8 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
       return write('revert expired states', withActor(EXPIRY_ACTOR, () => ids(q.revertExpired.all({ ruleId: ruleId ?? null }))));
     },
 
-    readLatestEvents: (upTo) => read('read the event log', () => q.latestEvents.all(upTo).map(decodeEvent)),
+    readLatestEvents: (upTo, ruleId) =>
+      read('read the event log', () => (ruleId === undefined ? q.latestEvents.all(upTo) : q.latestEventsOfRule.all(ruleId, upTo)).map(decodeEvent)),
 
     readReadableFrom: () => read('read the log retention', () => BigInt(q.readableFrom.get()?.['p'] as bigint)),
 
