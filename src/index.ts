@@ -3,7 +3,7 @@
  * SQLite, with every change pushed to every subscriber, gap-free and in commit
  * order. This is the only public entry point.
  */
-export { openRuleStore, migrate, DEFAULT_SQLITE_FILE, DEFAULT_LOCK_TIMEOUT_MS, type OpenRuleStoreOptions } from './store/openRuleStore.js';
+export { openRuleStore, migrate, type OpenRuleStoreOptions } from './store/openRuleStore.js';
 export type {
   RuleStore,
   RuleSnapshot,
@@ -26,9 +26,9 @@ export type {
   StoreStats,
 } from './store/ruleStore.js';
 export type { ExpiryStats } from './store/expiryScheduler.js';
-export { DEFAULT_PAGE_BYTES, type ReadLogOptions, type ReadLogResult } from './log/readLog.js';
-export { compileRule, parseRule, withState, DEFAULT_MAX_RULE_BYTES, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
-export { ruleDocumentSchema, strictRuleDocumentSchema, isValidRuleId, RULE_ID_PATTERN, type RuleDocument } from './domain/ruleSchema.js';
+export type { ReadLogOptions, ReadLogResult } from './log/readLog.js';
+export { compileRule, parseRule, type CompiledRule, type Emit, type ParseRuleOptions } from './domain/compileRule.js';
+export { isValidRuleId, type RuleDocument } from './domain/ruleSchema.js';
 export {
   DEFAULT_RULE_STATE,
   RULE_STATES,
@@ -41,9 +41,9 @@ export {
   type RuleStateName,
 } from './domain/ruleState.js';
 export { syncDirectory, type SyncDirectoryOptions, type SyncReport, type DirectorySync } from './sync/syncDirectory.js';
-export { RULE_FILE_NAME, isRuleFile } from './sync/ruleFileName.js';
+export { isRuleFile } from './sync/ruleFileName.js';
 export { watchRules, type WatchRulesOptions } from './engine/watchRules.js';
-export { createRuleIndex, applyToIndex, applyChangesToIndex, ruleIndexToJson, ruleIndexFromJson, type RuleIndex, type RuleIndexJson, type RulePredicate } from './engine/ruleIndex.js';
+export { createRuleIndex, applyChangesToIndex, ruleIndexToJson, ruleIndexFromJson, type RuleIndex, type RuleIndexJson, type RulePredicate } from './engine/ruleIndex.js';
 export { comparePositions, type RuleChange, type DefinitionChange, type DeletedChange, type StateChange } from './domain/ruleChange.js';
 export {
   RuleStoreError,
@@ -57,9 +57,9 @@ export {
 } from './domain/errors.js';
 export { diagnose, type DoctorCheck, type DiagnoseOptions } from './observability/doctor.js';
 export { bridgeToNats, type BridgeToNatsOptions, type NatsBridge, type NatsBridgeEvent, type NatsBridgeStatus } from './nats/natsBridge.js';
-export { subjectFor, parseSubject, wildcardFor, DEFAULT_SUBJECT_PREFIX, type BusSubjectKind } from './nats/subjects.js';
-export { busPayload, decodeBusMessage, type BusPayload, type BusMessage } from './nats/payloads.js';
-export { DEFAULT_STREAM, DEFAULT_DUPLICATE_WINDOW_MS, type JetStreamSettings } from './nats/jetstream.js';
+export { subjectFor, parseSubject, type BusSubjectKind } from './nats/subjects.js';
+export { decodeBusMessage, type BusPayload, type BusMessage } from './nats/payloads.js';
+export type { JetStreamSettings } from './nats/jetstream.js';
 export type { NatsTarget } from './nats/natsLink.js';
 export { watchRulesFromNats, type WatchRulesFromNatsOptions, type BusEngineEvent } from './nats/watchRulesFromNats.js';
 export {

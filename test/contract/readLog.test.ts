@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_MAX_RULE_BYTES, RuleValidationError, type ReadLogResult, type RuleChange, type RuleStore, type RuleStoreError } from '../../src/index.js';
+import { DEFAULT_MAX_RULE_BYTES } from '../../src/domain/compileRule.js';
+import { RuleValidationError, type ReadLogResult, type RuleChange, type RuleStore, type RuleStoreError } from '../../src/index.js';
 import { BACKENDS, createBackendFixture, type BackendFixture } from '../helpers/backends.js';
 import { collect } from '../helpers/changes.js';
 import { ruleYaml } from '../helpers/rules.js';

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import { runner } from 'node-pg-migrate';
 import postgres from 'postgres';
 import { MIGRATIONS_DIR } from '../../src/store/postgres/migrate.js';
-import { RULE_ID_PATTERN, isValidRuleId, migrate, openRuleStore, RuleStoreError } from '../../src/index.js';
+import { RULE_ID_PATTERN } from '../../src/domain/ruleSchema.js';
+import { isValidRuleId, migrate, openRuleStore, RuleStoreError } from '../../src/index.js';
 import { createTestDatabase, createTestSqliteFile, type TestDatabase } from '../helpers/database.js';
 import { ruleYaml } from '../helpers/rules.js';
 
