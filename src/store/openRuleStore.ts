@@ -124,6 +124,7 @@ export async function openRuleStore(options: OpenRuleStoreOptions = {}): Promise
       path: target.path,
       pollIntervalMs: options.pollIntervalMs ?? 100,
       migrate: options.migrate ?? true,
+      lockTimeoutMs: lockTimeout(options.lockTimeoutMs),
       logger,
     });
   }

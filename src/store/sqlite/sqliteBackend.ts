@@ -1,13 +1,14 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { LockTimeoutError } from '../../domain/errors.js';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
 import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
-import { openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
-import { mapSqliteError } from './sqliteErrors.js';
+import { BUSY_TIMEOUT_MS, openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
+import { isSqliteBusy, mapSqliteError } from './sqliteErrors.js';
 import { EVENT_COLUMNS, decodeEvent, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
 
 export { migrateSqlite } from './migrate.js';
@@ -20,8 +21,18 @@ export interface SqliteBackendOptions {
   pollIntervalMs: number;
   /** Create or upgrade the schema on open (otherwise refuse an unmigrated file). */
   migrate: boolean;
+  /** Longest wait of a write for another connection's write lock, ms (then LOCK_TIMEOUT). */
+  lockTimeoutMs: number;
   logger: Logger;
 }
+
+/**
+ * SQLite's own busy wait per write attempt, ms. better-sqlite3 is synchronous:
+ * that wait holds the event loop, so it is kept short and the store waits
+ * between attempts with timers instead (up to `lockTimeoutMs`), serving reads,
+ * the feed and timers meanwhile.
+ */
+const WRITE_ATTEMPT_BUSY_MS = 20;
 
 type Row = Record<string, unknown>;
 
@@ -35,7 +46,8 @@ const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
  *
  * better-sqlite3 is synchronous: every method runs to completion before it
  * returns its promise, so statements on this connection never interleave. A
- * write waits up to the busy timeout for another process's write lock.
+ * write waits up to `lockTimeoutMs` for another process's write lock (in short
+ * attempts, the event loop free in between), then fails with LOCK_TIMEOUT.
  *
  * @example const backend = await openSqliteBackend({ path: './ttp-rules.db', pollIntervalMs: 100, migrate: true, logger });
  */
@@ -77,7 +89,33 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
    * transaction, statements run to completion with `.all()`/`.run()`, and the
    * COMMIT is a statement of its own whose error is raised.
    */
-  const write = <T>(what: string, work: () => T): Promise<T> => run(what, 'write', () => writeTransaction.immediate(work) as T);
+  const write = async <T>(what: string, work: () => T): Promise<T> => {
+    // Each attempt either commits or rolls back whole (BEGIN IMMEDIATE fails before
+    // any statement runs), so a busy attempt is simply made again; the closures
+    // passed here build their results afresh on every run.
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      await yieldToEventLoop();
+      db.pragma(`busy_timeout = ${WRITE_ATTEMPT_BUSY_MS}`);
+      try {
+        return writeTransaction.immediate(work) as T;
+      } catch (error) {
+        const waited = performance.now() - started;
+        if (!isSqliteBusy(error)) throw mapSqliteError(error, what, 'write');
+        if (waited >= options.lockTimeoutMs) {
+          throw new LockTimeoutError(
+            `${what}: another connection held the SQLite write lock on ${options.path} for ${Math.round(waited)} ms (lockTimeoutMs ${options.lockTimeoutMs}); nothing was written. Another process is writing, or a sqlite3 shell holds an open transaction (BEGIN without COMMIT)`,
+            [],
+            { cause: error },
+          );
+        }
+        // Jittered, so two processes that collided do not collide again in step.
+        await sleep(Math.min(2 ** attempt, 50) * (0.5 + Math.random()));
+      } finally {
+        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+    }
+  };
   const prepare = (sql: string) => db.prepare<unknown[], Row>(sql);
   // Positions are 64-bit: event queries return them as bigint.
   const prepareEvents = (sql: string) => prepare(sql).safeIntegers(true);

@@ -24,6 +24,12 @@ const WRITE_REFUSALS: readonly (readonly [prefix: string, reason: string])[] = [
 
 const CHECK_FAILED = /CHECK constraint failed: ([A-Za-z0-9_]+)/;
 
+/** True for SQLITE_BUSY (and its extended codes): another connection holds the lock this one needs. */
+export function isSqliteBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
 /** True for errors that mean "the database cannot be used right now" (retry later). */
 export function isSqliteUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
