@@ -1,6 +1,6 @@
 import pgListen from 'pg-listen';
 import type { Logger } from 'pino';
-import type { Feed } from '../store/backend.js';
+import type { Feed } from './feed.js';
 import { probeListen, type ListenProbeOptions } from './listenProbe.js';
 
 /** Options of {@link createListenFeed}. */

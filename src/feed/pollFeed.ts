@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Feed } from '../store/backend.js';
+import type { Feed } from './feed.js';
 
 /** Options of {@link createPollFeed}. */
 export interface PollFeedOptions {

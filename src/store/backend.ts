@@ -1,3 +1,4 @@
+import type { Feed } from '../feed/feed.js';
 import type { LogEvent, RuleRow, StateRow } from '../log/logEvent.js';
 
 /** A rule row to write: what `upsertRule` validated. */
@@ -73,17 +74,6 @@ export interface EventPage {
   readonly through: bigint;
   /** True when the page stopped at `limit` or `maxBytes` with events left (below `upTo`). */
   readonly more: boolean;
-}
-
-/** How the feed learns that the log moved. */
-export interface Feed {
-  /** Starts ringing `onDoorbell`; resolves once live (a doorbell rung after this is not missed). */
-  start(onDoorbell: (reason: string) => void): Promise<void>;
-  /** `'listen'` or `'poll'`. */
-  readonly transport: 'listen' | 'poll';
-  /** How many times the feed's connection came back after a loss. */
-  readonly reconnects: number;
-  close(): Promise<void>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { RuleStoreError } from '../domain/errors.js';
 import { checkPosition } from '../domain/ruleChange.js';
-import type { RuleRow, StateRow } from '../log/logEvent.js';
+import { effectiveState, type RuleState } from '../domain/ruleState.js';
+import { stateFromRow, type RuleRow, type StateRow } from '../log/logEvent.js';
 import type { Backend, RowSnapshot } from './backend.js';
 
 /** A point in the past: a log position (decimal string or bigint) or an instant. */
@@ -73,10 +74,24 @@ export async function readRowsAt(backend: Backend, at: PastPoint, ruleId?: strin
   return { position, asOf: instant ?? last ?? new Date(0), rules, states };
 }
 
+/** The state in force of a rule with this state row (null: none), its expiry judged at `asOf`. */
+export const stateInForce = (row: StateRow | null, asOf: Date): RuleState => effectiveState(stateFromRow(row), asOf);
+
+/** Rows now or at a past point, with the state in force of each rule. */
+export interface RowsInForce extends RowSnapshot {
+  /** The instant the states' expiries are judged at. */
+  readonly asOf: Date;
+  /** The state in force of a rule, judged at `asOf` (the default when it has no state row). */
+  stateOf(ruleId: string): RuleState;
+}
+
 /**
  * The rows now (one consistent read, expiries judged by this process's clock),
- * or in force at `at` (a fold of the log, {@link readRowsAt}).
+ * or in force at `at` (a fold of the log, {@link readRowsAt}), with each rule's
+ * state in force (see {@link RowsInForce.stateOf}).
  */
-export async function readRows(backend: Backend, at: PastPoint | undefined): Promise<RowSnapshot & { asOf: Date }> {
-  return at === undefined ? { ...(await backend.readSnapshot()), asOf: new Date() } : readRowsAt(backend, at);
+export async function readRows(backend: Backend, at: PastPoint | undefined): Promise<RowsInForce> {
+  const rows = at === undefined ? { ...(await backend.readSnapshot()), asOf: new Date() } : await readRowsAt(backend, at);
+  const states = new Map(rows.states.map((s) => [s.ruleId, s]));
+  return { ...rows, stateOf: (ruleId) => stateInForce(states.get(ruleId) ?? null, rows.asOf) };
 }

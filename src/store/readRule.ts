@@ -1,10 +1,10 @@
 import type { CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
-import { effectiveState, type RuleState } from '../domain/ruleState.js';
-import { compileRow, stateFromRow, type RuleRow, type StateRow } from '../log/logEvent.js';
+import type { RuleState } from '../domain/ruleState.js';
+import { compileRow, type RuleRow, type StateRow } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
-import { readRows, readRowsAt, type PastPoint } from './readPast.js';
+import { readRows, readRowsAt, stateInForce, type PastPoint } from './readPast.js';
 import type { GetRuleResult, RuleListing, RuleMetadata } from './ruleStore.js';
 
 /** A rule row's metadata with the state in force (nothing parsed). */
@@ -48,7 +48,7 @@ export async function readRule(backend: Backend, ruleId: string, at: PastPoint |
     stateRow = past.states[0] ?? null;
     asOf = past.asOf;
   }
-  const state = effectiveState(stateFromRow(stateRow), asOf);
+  const state = stateInForce(stateRow, asOf);
   const compiled = tryCompileRow(rule, state, maxRuleBytes);
   const error = compiled instanceof RuleValidationError ? compiled : null;
   return Object.freeze({ ...ruleListing(rule, state, error), rule: compiled instanceof RuleValidationError ? null : compiled });
@@ -57,6 +57,5 @@ export async function readRule(backend: Backend, ruleId: string, at: PastPoint |
 /** Every stored rule row's metadata with its state, now or at `at`, sorted by id; no YAML is parsed. */
 export async function readRuleMetadata(backend: Backend, at: PastPoint | undefined): Promise<RuleMetadata[]> {
   const rows = await readRows(backend, at);
-  const states = new Map(rows.states.map((s) => [s.ruleId, s]));
-  return rows.rules.map((row) => metadataOf(row, effectiveState(stateFromRow(states.get(row.ruleId) ?? null), rows.asOf)));
+  return rows.rules.map((row) => metadataOf(row, rows.stateOf(row.ruleId)));
 }

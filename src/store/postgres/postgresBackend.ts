@@ -1,7 +1,8 @@
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
 import { decodeDate as date, decodeEventRow as logEvent, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
-import type { Backend, BatchResult, Feed, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
+import type { Feed } from '../../feed/feed.js';
+import type { Backend, BatchResult, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
 import type { LogEvent } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
