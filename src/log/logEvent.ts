@@ -14,6 +14,9 @@ export interface RuleRow {
   readonly updatedBy: string;
 }
 
+/** A `ttp_rule` row without its document (listings that never load rule bodies). */
+export type RuleMetadataRow = Omit<RuleRow, 'yamlContent'>;
+
 /** A `ttp_rule_state` row as the backends hand it over. */
 export interface StateRow {
   readonly ruleId: string;

@@ -2,13 +2,13 @@ import type { CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
 import { effectiveState, type RuleState } from '../domain/ruleState.js';
-import { compileRow, stateFromRow, type RuleRow, type StateRow } from '../log/logEvent.js';
+import { compileRow, stateFromRow, type RuleMetadataRow, type RuleRow, type StateRow } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
-import { readRows, readRowsAt, type PastPoint } from './readPast.js';
+import { readRowsAt, type PastPoint } from './readPast.js';
 import type { GetRuleResult, RuleListing, RuleMetadata } from './ruleStore.js';
 
 /** A rule row's metadata with the state in force (nothing parsed). */
-const metadataOf = (row: RuleRow, state: RuleState): RuleMetadata =>
+const metadataOf = (row: RuleMetadataRow, state: RuleState): RuleMetadata =>
   Object.freeze({ ruleId: row.ruleId, ruleVersion: row.ruleVersion, sourcePath: row.sourcePath, updatedAt: row.updatedAt, updatedBy: row.updatedBy, state });
 
 /** A rule row as `listRules` lists it; `error` is why its document does not compile (null if it does). */
@@ -54,9 +54,13 @@ export async function readRule(backend: Backend, ruleId: string, at: PastPoint |
   return Object.freeze({ ...ruleListing(rule, state, error), rule: compiled instanceof RuleValidationError ? null : compiled });
 }
 
-/** Every stored rule row's metadata with its state, now or at `at`, sorted by id; no YAML is parsed. */
+/**
+ * Every stored rule row's metadata with its state, now or at `at`, sorted by id; no
+ * YAML is parsed. Now: one consistent read that leaves the rule bodies in the
+ * database (`readMetadataSnapshot`); at `at`: the log folded as `listRules` does.
+ */
 export async function readRuleMetadata(backend: Backend, at: PastPoint | undefined): Promise<RuleMetadata[]> {
-  const rows = await readRows(backend, at);
+  const rows = at === undefined ? { ...(await backend.readMetadataSnapshot()), asOf: new Date() } : await readRowsAt(backend, at);
   const states = new Map(rows.states.map((s) => [s.ruleId, s]));
   return rows.rules.map((row) => metadataOf(row, effectiveState(stateFromRow(states.get(row.ruleId) ?? null), rows.asOf)));
 }

@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { EXPIRY_ACTOR } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
-import type { Backend, BatchResult, ConsumerRow, Feed, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
+import type { Backend, BatchResult, ConsumerRow, Feed, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
 import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
 import { mapSqliteError } from './sqliteErrors.js';
-import { EVENT_COLUMNS, decodeEvent, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
+import { EVENT_COLUMNS, decodeEvent, decodeRuleMetadataRow, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
 
 export { migrateSqlite } from './migrate.js';
 
@@ -116,6 +116,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     historyRule: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE rule_id = ? AND position <= ? ORDER BY position DESC LIMIT ?`),
     head: prepare('SELECT coalesce(max(position), 0) AS head FROM ttp_rule_event').safeIntegers(true),
     allRules: prepare('SELECT * FROM ttp_rule ORDER BY rule_id'),
+    allRuleMetadata: prepare('SELECT rule_id, rule_version, source_path, updated_at, updated_by FROM ttp_rule ORDER BY rule_id'),
     allStates: prepare('SELECT * FROM ttp_rule_state ORDER BY rule_id'),
     // One statement, one snapshot: the state is the one in force with this row.
     rule: prepare(`
@@ -198,13 +199,10 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   // One read transaction: in WAL mode it sees one committed state, and because
   // positions follow commit order, the rows are exactly the effect of the events
   // up to its max(position).
-  const snapshotTransaction = db.transaction(
-    (): RowSnapshot => ({
-      position: BigInt(q.head.get()?.['head'] as bigint),
-      rules: q.allRules.all().map(decodeRuleRow),
-      states: q.allStates.all().map(decodeStateRow),
-    }),
-  );
+  const snapshotOf = <R>(readRules: () => R[]) =>
+    db.transaction(() => ({ position: BigInt(q.head.get()?.['head'] as bigint), rules: readRules(), states: q.allStates.all().map(decodeStateRow) }));
+  const snapshotTransaction = snapshotOf(() => q.allRules.all().map(decodeRuleRow));
+  const metadataSnapshotTransaction = snapshotOf(() => q.allRuleMetadata.all().map(decodeRuleMetadataRow));
 
   const ids = (rows: Row[]): string[] => rows.map((r) => String(r['rule_id']));
 
@@ -279,6 +277,8 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     readHead: () => read('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
 
     readSnapshot: () => read('take a snapshot', () => snapshotTransaction()),
+
+    readMetadataSnapshot: () => read('list rule metadata', () => metadataSnapshotTransaction()),
 
     readRule: (ruleId) =>
       read('read a rule', () => {
