@@ -1,5 +1,6 @@
 import { RuleStoreError } from '../domain/errors.js';
 import { checkPosition } from '../domain/ruleChange.js';
+import { byRuleId } from '../domain/ruleSchema.js';
 import type { RuleRow, StateRow } from '../log/logEvent.js';
 import type { Backend, RowSnapshot } from './backend.js';
 
@@ -15,8 +16,6 @@ export interface PastRows {
   readonly rules: readonly RuleRow[];
   readonly states: readonly StateRow[];
 }
-
-const byRuleId = (a: { ruleId: string }, b: { ruleId: string }): number => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
 
 /**
  * Reads the rules and states in force at `at`, from the log: a fold over the
