@@ -17,6 +17,9 @@ export interface RuleRow {
 /** A `ttp_rule` row without its document (listings that never load rule bodies). */
 export type RuleMetadataRow = Omit<RuleRow, 'yamlContent'>;
 
+/** A {@link LogEvent} whose rule row was read without its document. */
+export type MetadataEvent = Omit<LogEvent, 'rule'> & { readonly rule: RuleMetadataRow | null };
+
 /** A `ttp_rule_state` row as the backends hand it over. */
 export interface StateRow {
   readonly ruleId: string;

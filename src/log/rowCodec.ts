@@ -1,4 +1,4 @@
-import type { LogEvent, RuleMetadataRow, RuleRow, StateRow } from './logEvent.js';
+import type { LogEvent, MetadataEvent, RuleMetadataRow, RuleRow, StateRow } from './logEvent.js';
 
 /**
  * Row decoding shared by the backends. Table rows and the JSON the triggers
@@ -66,6 +66,12 @@ export function decodeEventRow(r: Json): LogEvent {
     commit: commit === null || commit === undefined ? position : BigInt(commit as bigint | string),
     lastInCommit: true,
   };
+}
+
+/** Decodes an event row whose `rule_row` was selected without `yaml_content`. */
+export function decodeMetadataEventRow(r: Json): MetadataEvent {
+  const rule = json(r['rule_row']);
+  return { ...decodeEventRow({ ...r, rule_row: null }), rule: rule ? decodeRuleMetadataRow(rule) : null };
 }
 
 /** Dates inside decoded rows, for callers that need the helpers. */

@@ -1,4 +1,4 @@
-import type { LogEvent, RuleMetadataRow, RuleRow, StateRow } from '../log/logEvent.js';
+import type { LogEvent, MetadataEvent, RuleMetadataRow, RuleRow, StateRow } from '../log/logEvent.js';
 
 /** A rule row to write: what `upsertRule` validated. */
 export interface RuleWrite {
@@ -163,4 +163,6 @@ export interface Backend {
    * state row, consistent at one position, and no rule body read from the database.
    */
   readMetadataSnapshot(): Promise<MetadataSnapshot>;
+  /** {@link readLatestEvents} of every rule with the rule rows' `yaml_content` left in the database. */
+  readLatestMetadataEvents(upTo: bigint): Promise<MetadataEvent[]>;
 }

@@ -4,7 +4,7 @@ import { ruleIdProblem } from '../domain/ruleSchema.js';
 import { effectiveState, type RuleState } from '../domain/ruleState.js';
 import { compileRow, stateFromRow, type RuleMetadataRow, type RuleRow, type StateRow } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
-import { readRowsAt, type PastPoint } from './readPast.js';
+import { readMetadataAt, readRowsAt, type PastPoint } from './readPast.js';
 import type { GetRuleResult, RuleListing, RuleMetadata } from './ruleStore.js';
 
 /** A rule row's metadata with the state in force (nothing parsed). */
@@ -56,11 +56,12 @@ export async function readRule(backend: Backend, ruleId: string, at: PastPoint |
 
 /**
  * Every stored rule row's metadata with its state, now or at `at`, sorted by id; no
- * YAML is parsed. Now: one consistent read that leaves the rule bodies in the
- * database (`readMetadataSnapshot`); at `at`: the log folded as `listRules` does.
+ * YAML is parsed, and no rule body leaves the database: now, one consistent read
+ * (`readMetadataSnapshot`); at `at`, the log folded as `listRules` does, from
+ * events read without their documents (`readLatestMetadataEvents`).
  */
 export async function readRuleMetadata(backend: Backend, at: PastPoint | undefined): Promise<RuleMetadata[]> {
-  const rows = at === undefined ? { ...(await backend.readMetadataSnapshot()), asOf: new Date() } : await readRowsAt(backend, at);
+  const rows = at === undefined ? { ...(await backend.readMetadataSnapshot()), asOf: new Date() } : await readMetadataAt(backend, at);
   const states = new Map(rows.states.map((s) => [s.ruleId, s]));
   return rows.rules.map((row) => metadataOf(row, effectiveState(stateFromRow(states.get(row.ruleId) ?? null), rows.asOf)));
 }

@@ -64,6 +64,23 @@ for (const name of BACKENDS) {
     test('listRuleMetadata lists what listRules lists, minus the YAML and the compile, bad rows included', async () => {
       assert.deepEqual(await store.listRuleMetadata(), (await store.listRules()).map(metadataOf));
     });
+
+    test('in the past: the newest events without their YAML, and listRuleMetadata({ at }) as listRules({ at }) lists', async () => {
+      const at = await backend.readHead();
+      await store.upsertRule(ruleYaml('M1', { version: 9 }), { sourcePath: '/rules/M1.yaml', updatedBy: 'later' });
+      await store.deleteRule('M3', { updatedBy: 'later' });
+      const byPosition = (a: { position: bigint }, b: { position: bigint }) => (a.position < b.position ? -1 : 1);
+      const full = (await backend.readLatestEvents(at)).sort(byPosition);
+      const meta = (await backend.readLatestMetadataEvents(at)).sort(byPosition);
+      assert.deepEqual(
+        meta,
+        full.map((e) => ({ ...e, rule: e.rule && (({ yamlContent: _yaml, ...rest }) => rest)(e.rule) })),
+      );
+      assert.ok(meta.some((e) => e.rule !== null) && meta.every((e) => e.rule === null || !('yamlContent' in e.rule)), 'rule rows, none with a body');
+      const listed = await store.listRuleMetadata({ at });
+      assert.deepEqual(listed, (await store.listRules({ at })).map(metadataOf));
+      assert.deepEqual(listed.map((r) => [r.ruleId, r.ruleVersion]), [['M1', 1], ['M2', 2], ['M3', 3], ['M_BAD', 1]], 'as they were at that position');
+    });
   });
 }
 

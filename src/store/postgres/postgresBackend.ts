@@ -1,6 +1,6 @@
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
-import { decodeDate as date, decodeEventRow as logEvent, decodeRuleMetadataRow as ruleMetadataRow, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
+import { decodeDate as date, decodeEventRow as logEvent, decodeMetadataEventRow as metadataEvent, decodeRuleMetadataRow as ruleMetadataRow, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
 import type { Backend, BatchResult, Feed, MetadataSnapshot, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
 import type { LogEvent, StateRow } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
@@ -339,6 +339,15 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
             logger: options.logger,
             probe: { notify: async (channel) => void (await sql`SELECT pg_notify(${channel}, 'probe')`), timeoutMs: LISTEN_PROBE_MS },
           }),
+
+    readLatestMetadataEvents: (upTo) =>
+      guard('read the event log', async () => {
+        const rows = await sql`
+          SELECT DISTINCT ON (rule_id, entity) position, rule_id, entity, op, rule_row - 'yaml_content' AS rule_row, state_row, actor, login_role, recorded_at
+            FROM ttp_rule_event WHERE position <= ${upTo.toString()}::bigint
+           ORDER BY rule_id, entity, position DESC`;
+        return rows.map((r) => metadataEvent(r as Json));
+      }),
 
     readMetadataSnapshot: (): Promise<MetadataSnapshot> =>
       snapshot('list rule metadata', async (tx) =>

@@ -8,7 +8,7 @@ import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
 import { openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
 import { mapSqliteError } from './sqliteErrors.js';
-import { EVENT_COLUMNS, decodeEvent, decodeRuleMetadataRow, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
+import { EVENT_COLUMNS, decodeEvent, decodeMetadataEventRow, decodeRuleMetadataRow, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
 
 export { migrateSqlite } from './migrate.js';
 
@@ -99,6 +99,10 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     eventRows: prepare('SELECT rule_row, state_row FROM ttp_rule_event WHERE position = ?'),
     latestEvents: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
+       WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
+    // The same, with the rule rows' documents left in the database.
+    latestEventMetadata: prepareEvents(`
+      SELECT ${EVENT_COLUMNS.replace('rule_row', "json_remove(rule_row, '$.yaml_content') AS rule_row")} FROM ttp_rule_event
        WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
     latestEventsOfRule: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
@@ -279,6 +283,8 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     readSnapshot: () => read('take a snapshot', () => snapshotTransaction()),
 
     readMetadataSnapshot: () => read('list rule metadata', () => metadataSnapshotTransaction()),
+
+    readLatestMetadataEvents: (upTo) => read('read the event log', () => q.latestEventMetadata.all(upTo).map(decodeMetadataEventRow)),
 
     readRule: (ruleId) =>
       read('read a rule', () => {
