@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 // Not '../index.js': the public entry loads every backend and the NATS bridge;
 // the CLI imports each piece where it is used, so that it starts fast.
+import { isPostgresUrl } from '../store/databaseUrl.js';
 import { DEFAULT_SQLITE_FILE, openRuleStore, type OpenRuleStoreOptions } from '../store/openRuleStore.js';
 import type { RuleStore } from '../store/ruleStore.js';
 import { UsageError } from './cliErrors.js';
@@ -78,7 +79,7 @@ function nonEmpty(value: string | undefined): string | undefined {
  */
 export function resolveDatabaseUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const value = nonEmpty(flag) ?? nonEmpty(env['TTP_RULES_DB']) ?? nonEmpty(env['DATABASE_URL']) ?? DEFAULT_DB_URL;
-  if (/^postgres(?:ql)?:\/\//i.test(value) || /^sqlite:/i.test(value)) return value;
+  if (isPostgresUrl(value) || /^sqlite:/i.test(value)) return value;
   if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
     throw new UsageError(`unsupported database URL scheme in ${JSON.stringify(redactUrl(value))}: use postgres://… or sqlite:path`);
   }

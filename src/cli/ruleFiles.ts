@@ -1,10 +1,8 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { RuleStoreError, RuleValidationError, type RuleIssue } from '../domain/errors.js';
+import { RULE_FILE_NAME } from '../sync/ruleFileName.js';
 import { UsageError } from './cliErrors.js';
-
-/** Base names that are rule files in a directory (SPEC §7); everything else is ignored. */
-export const RULE_FILE_NAME = /^[A-Za-z0-9_]+\.ya?ml$/;
 
 /** One rule file named on the command line or found in a named directory. */
 export interface RuleFile {

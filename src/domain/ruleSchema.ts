@@ -11,6 +11,14 @@ import { z } from 'zod';
  */
 export const RULE_ID_PATTERN = /^[^.*>\s\p{White_Space}\p{Cc}\p{Cf}]{1,128}$/u;
 
+/**
+ * Orders anything with a `ruleId` by its id, code unit by code unit (the order of
+ * every listing, snapshot and index the store hands out).
+ *
+ * @example rules.sort(byRuleId)
+ */
+export const byRuleId = (a: { readonly ruleId: string }, b: { readonly ruleId: string }): number => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
+
 /** Why `id` is not a valid rule id, or null when it is. */
 export function ruleIdProblem(id: unknown): string | null {
   if (typeof id !== 'string') return 'must be a string';

@@ -1,6 +1,7 @@
 import { deepFreeze, withState, type CompiledRule } from '../domain/compileRule.js';
 import type { RuleState } from '../domain/ruleState.js';
 import type { RuleChange } from '../domain/ruleChange.js';
+import { byRuleId } from '../domain/ruleSchema.js';
 
 /**
  * An immutable set of rules as an engine dispatches them: by id and by the event
@@ -17,8 +18,6 @@ export interface RuleIndex {
 
 /** Which rules an engine holds (default: all). */
 export type RulePredicate = (rule: CompiledRule) => boolean;
-
-const byRuleId = (a: CompiledRule, b: CompiledRule): number => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
 
 function freezeIndex(position: string, byId: Map<string, CompiledRule>, byKind: Map<string, readonly CompiledRule[]>): RuleIndex {
   return Object.freeze({ position, byId, byKind });

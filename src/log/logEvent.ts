@@ -14,6 +14,12 @@ export interface RuleRow {
   readonly updatedBy: string;
 }
 
+/** A `ttp_rule` row without its document (listings that never load rule bodies). */
+export type RuleMetadataRow = Omit<RuleRow, 'yamlContent'>;
+
+/** A {@link LogEvent} whose rule row was read without its document. */
+export type MetadataEvent = Omit<LogEvent, 'rule'> & { readonly rule: RuleMetadataRow | null };
+
 /** A `ttp_rule_state` row as the backends hand it over. */
 export interface StateRow {
   readonly ruleId: string;

@@ -1,4 +1,4 @@
-import type { LogEvent, RuleRow, StateRow } from './logEvent.js';
+import type { LogEvent, MetadataEvent, RuleMetadataRow, RuleRow, StateRow } from './logEvent.js';
 
 /**
  * Row decoding shared by the backends. Table rows and the JSON the triggers
@@ -13,6 +13,13 @@ const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)))
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const json = (v: unknown): Json | null => (v === null || v === undefined ? null : typeof v === 'string' ? (JSON.parse(v) as Json) : (v as Json));
+
+/** Decodes a `ttp_rule` row read without `yaml_content` (see {@link RuleMetadataRow}). */
+export function decodeRuleMetadataRow(r: Json): RuleMetadataRow {
+  // Not decodeRuleRow minus a field: that one runs for every event read, where a
+  // spread or a delete costs many times the literal.
+  return { ruleId: String(r['rule_id']), ruleVersion: Number(r['rule_version']), sourcePath: String(r['source_path'] ?? ''), updatedAt: date(r['updated_at']), updatedBy: String(r['updated_by'] ?? '') };
+}
 
 /** Decodes a `ttp_rule` row (a result row or the log's `rule_row`). */
 export function decodeRuleRow(r: Json): RuleRow {
@@ -59,6 +66,12 @@ export function decodeEventRow(r: Json): LogEvent {
     commit: commit === null || commit === undefined ? position : BigInt(commit as bigint | string),
     lastInCommit: true,
   };
+}
+
+/** Decodes an event row whose `rule_row` was selected without `yaml_content`. */
+export function decodeMetadataEventRow(r: Json): MetadataEvent {
+  const rule = json(r['rule_row']);
+  return { ...decodeEventRow({ ...r, rule_row: null }), rule: rule ? decodeRuleMetadataRow(rule) : null };
 }
 
 /** Dates inside decoded rows, for callers that need the helpers. */

@@ -1,5 +1,6 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { pino, type Logger } from 'pino';
+import { createBackoff } from '../domain/backoff.js';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import type { RuleStore } from '../store/ruleStore.js';
@@ -195,8 +196,7 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
   // One batch at a time, in log order; a failed batch is published again from
   // its first unacknowledged change, after a backoff, until NATS takes it.
   const run = async (): Promise<void> => {
-    let delay = retryMinMs;
-    let attempt = 0;
+    const backoff = createBackoff({ minMs: retryMinMs, maxMs: retryMaxMs });
     while (!stopping) {
       while (queue.length > 0 && BigInt(queue[0]!.position) <= prev) queue.shift();
       if (queue.length === 0) {
@@ -217,15 +217,14 @@ export async function bridgeToNats(store: RuleStore, options: BridgeToNatsOption
       if (paused && !source && queue.length <= maxBuffered / 2) readLog();
       if (result.aborted) return;
       if (result.error) {
-        attempt++;
+        const delay = backoff.next();
+        const attempt = backoff.attempts;
         const position = queue[0]?.position;
         log.warn({ event: 'bridge:nats:publish-retry', err: result.error, position, attempt, retryMs: delay }, 'publish failed; retrying');
         report(new RuleStoreError('FEED_ERROR', `publishing position ${position} failed (attempt ${attempt}, retrying): ${(result.error as Error).message}`, { cause: result.error }));
         await sleep(delay);
-        delay = Math.min(delay * 2, retryMaxMs);
       } else {
-        delay = retryMinMs;
-        attempt = 0;
+        backoff.reset();
       }
     }
   };

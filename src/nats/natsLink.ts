@@ -1,5 +1,6 @@
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import type { Logger } from 'pino';
+import { createBackoff } from '../domain/backoff.js';
 
 /** Where to find NATS: server URL(s), connection options, or a connection the caller owns. */
 export type NatsTarget = string | readonly string[] | ConnectionOptions | NatsConnection;
@@ -103,7 +104,7 @@ export function createNatsLink(options: NatsLinkOptions): NatsLink {
     const { connect } = await import('nats');
     const target = options.target as Exclude<NatsTarget, NatsConnection>;
     const base: ConnectionOptions = typeof target === 'string' || Array.isArray(target) ? { servers: target as string | string[] } : { ...(target as ConnectionOptions) };
-    let delay = minMs;
+    const backoff = createBackoff({ minMs, maxMs });
     for (let attempt = 1; !closed; attempt++) {
       try {
         const nc = await connect({ name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 250, reconnectJitter: 100, pingInterval: 10_000, ...base, waitOnFirstConnect: false });
@@ -115,9 +116,9 @@ export function createNatsLink(options: NatsLinkOptions): NatsLink {
         up(nc, 'connect');
         return;
       } catch (error) {
+        const delay = backoff.next();
         if (attempt === 1 || attempt % 20 === 0) log.warn({ event: `${options.area}:connect-retry`, err: error, attempt, retryMs: delay }, 'NATS unreachable; retrying');
         await sleep(delay);
-        delay = Math.min(delay * 2, maxMs);
       }
     }
   };

@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
 import { pino, type Logger } from 'pino';
 import type { NatsConnection } from 'nats';
+import { createBackoff } from '../domain/backoff.js';
 import { RuleStoreError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { createNatsLink, type NatsTarget } from './natsLink.js';
@@ -199,7 +200,8 @@ export function watchRulesFromNats(source: BusEngineSource, options: WatchRulesF
         owed = null;
         const startedAt = arrivals + 1;
         emit({ type: 'catch-up', after: held.toString(), target: target === null ? null : target.toString() });
-        for (let delay = retryMinMs; !closed; delay = Math.min(delay * 2, retryMaxMs)) {
+        const backoff = createBackoff({ minMs: retryMinMs, maxMs: retryMaxMs });
+        while (!closed) {
           try {
             // A catch-up that read to the end of the log has seen everything the bridge
             // had published when it began: every message that arrived before is judged.
@@ -208,6 +210,7 @@ export function watchRulesFromNats(source: BusEngineSource, options: WatchRulesF
           } catch (error) {
             if (closed) break;
             const mapped = RuleStoreError.is(error) ? error : new RuleStoreError('FEED_ERROR', `catching up from the database failed: ${String(error)}`, { cause: error });
+            const delay = backoff.next();
             log.warn({ event: 'engine:nats:catch-up-retry', err: mapped, retryMs: delay }, 'catching up failed; retrying');
             emit({ type: 'error', error: mapped });
             await sleep(delay);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { RuleStoreError } from '../domain/errors.js';
+import { isPostgresUrl } from '../store/databaseUrl.js';
 import { openRuleStore } from '../store/openRuleStore.js';
 import { MIGRATIONS_TABLE, knownMigrations } from '../store/postgres/migrate.js';
 import { postgresJsOptions, resolvePostgresConnection } from '../store/postgres/postgresConnection.js';
@@ -197,5 +198,5 @@ export async function diagnose(url: string, options: DiagnoseOptions = {}): Prom
     lockThresholdMs: options.lockThresholdMs ?? 10_000,
     transport: options.transport ?? 'listen',
   };
-  return /^postgres(ql)?:\/\//i.test(url) ? diagnosePostgres(url, resolved) : diagnoseSqlite(url, resolved);
+  return isPostgresUrl(url) ? diagnosePostgres(url, resolved) : diagnoseSqlite(url, resolved);
 }

@@ -1,5 +1,5 @@
 import type { Feed } from '../feed/feed.js';
-import type { LogEvent, RuleRow, StateRow } from '../log/logEvent.js';
+import type { LogEvent, MetadataEvent, RuleMetadataRow, RuleRow, StateRow } from '../log/logEvent.js';
 
 /** A rule row to write: what `upsertRule` validated. */
 export interface RuleWrite {
@@ -23,6 +23,13 @@ export interface StateWrite {
 export interface RowSnapshot {
   readonly position: bigint;
   readonly rules: readonly RuleRow[];
+  readonly states: readonly StateRow[];
+}
+
+/** A {@link RowSnapshot} without the rules' documents. */
+export interface MetadataSnapshot {
+  readonly position: bigint;
+  readonly rules: readonly RuleMetadataRow[];
   readonly states: readonly StateRow[];
 }
 
@@ -141,4 +148,11 @@ export interface Backend {
   /** The feed for this backend (listen or poll). */
   createFeed(): Feed;
   close(): Promise<void>;
+  /**
+   * {@link readSnapshot} without `yaml_content`: every rule row's metadata and every
+   * state row, consistent at one position, and no rule body read from the database.
+   */
+  readMetadataSnapshot(): Promise<MetadataSnapshot>;
+  /** {@link readLatestEvents} of every rule with the rule rows' `yaml_content` left in the database. */
+  readLatestMetadataEvents(upTo: bigint): Promise<MetadataEvent[]>;
 }

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
+import { createBackoff } from '../domain/backoff.js';
 import { RuleStoreError } from '../domain/errors.js';
 import type { Backend } from './backend.js';
 
 /** setTimeout's ceiling (about 24.8 days); longer delays are re-armed. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** Retry of a failed revert: 1 s doubling to 10 s, for as long as it fails. */
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 10_000;
+const RETRY = { minMs: 1000, maxMs: 10_000 };
 
 /** How this store's expiry reverts are doing (part of `stats()`). */
 export interface ExpiryStats {
@@ -66,7 +66,8 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
   /** The timer's revert in flight, if any (a revertNow meanwhile waits for it rather than racing it). */
   let running: Promise<void> | null = null;
   let rerun = false;
-  let streak = 0;
+  /** Its `attempts` are the failures in a row (0: not retrying). */
+  const backoff = createBackoff(RETRY);
   let failures = 0;
   let readOnly = false;
   let lastError: string | null = null;
@@ -93,16 +94,15 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
       onError(new RuleStoreError('WRITE_FAILED', 'reverting expired states: the database is read only (a hot standby?); expired states read as the default here, a store on the primary reverts them', { cause: error }));
       return;
     }
-    const delay = Math.min(RETRY_MIN_MS * 2 ** streak, RETRY_MAX_MS);
-    streak++;
-    log.warn({ event: 'store:expiry:retry', attempt: streak, delayMs: delay, err: error }, 'reverting expired states failed; retrying');
+    const delay = backoff.next();
+    log.warn({ event: 'store:expiry:retry', attempt: backoff.attempts, delayMs: delay, err: error }, 'reverting expired states failed; retrying');
     onError(RuleStoreError.is(error) ? error : new RuleStoreError('WRITE_FAILED', `reverting expired states: ${lastError}`, { cause: error }));
     arm(delay);
   };
 
   const succeeded = (reverted: readonly string[]): void => {
-    if (streak > 0) log.info({ event: 'store:expiry:recovered', attempts: streak }, 'expired states reverted again');
-    streak = 0;
+    if (backoff.attempts > 0) log.info({ event: 'store:expiry:recovered', attempts: backoff.attempts }, 'expired states reverted again');
+    backoff.reset();
     if (reverted.length > 0) {
       log.info({ event: 'store:expiry:reverted', ruleIds: reverted }, 'expired states reverted');
       onReverted(); // a local write like any other: poll feeds do not hear their own commits
@@ -143,7 +143,7 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
       arm(expiresAt.getTime() - Date.now() + 5);
     },
     async revertNow(ruleId) {
-      if (closed || readOnly || streak > 0) return;
+      if (closed || readOnly || backoff.attempts > 0) return;
       if (running) return running; // it reverts every expired state, this one included
       try {
         succeeded(await backend.revertExpired(ruleId));
@@ -152,7 +152,7 @@ export function createExpiryScheduler(backend: Backend, logger: Logger, onRevert
       }
     },
     get stats() {
-      return { failures, retrying: streak > 0 && !readOnly && !closed, readOnly, lastError };
+      return { failures, retrying: backoff.attempts > 0 && !readOnly && !closed, readOnly, lastError };
     },
     close() {
       closed = true;

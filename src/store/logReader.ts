@@ -1,5 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import type { Logger } from 'pino';
+import { createBackoff } from '../domain/backoff.js';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { decodeEvent, type LogEvent } from '../log/logEvent.js';
@@ -46,8 +47,8 @@ export interface LogReader {
   close(): void;
 }
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2000;
+/** Retry of a failed read: 100 ms doubling to 2 s, from the same watermark. */
+const RETRY = { minMs: 100, maxMs: 2000 };
 
 /**
  * Creates the reader that turns the log into `RuleChange`s. On every doorbell it
@@ -63,7 +64,7 @@ export function createLogReader(options: LogReaderOptions): LogReader {
   let reading = false;
   let again = false;
   let closed = false;
-  let retryMs = RETRY_MIN_MS;
+  const backoff = createBackoff(RETRY);
   let retryTimer: NodeJS.Timeout | null = null;
   let subscribers = 0;
   let delivered = 0;
@@ -134,9 +135,10 @@ export function createLogReader(options: LogReaderOptions): LogReader {
         again = false;
         await readAll();
       } while (again && !closed);
-      retryMs = RETRY_MIN_MS;
+      backoff.reset();
     } catch (error) {
       if (closed) return;
+      const retryMs = backoff.next();
       const mapped = RuleStoreError.is(error) ? error : new RuleStoreError('FEED_ERROR', `reading the event log failed: ${String(error)}`, { cause: error });
       log.warn({ event: 'log:reader:retry', err: mapped, retryMs }, 'reading the event log failed; retrying');
       options.health.failed(reader, 'reading the event log', mapped, retryMs);
@@ -144,7 +146,6 @@ export function createLogReader(options: LogReaderOptions): LogReader {
         retryTimer = null;
         reader.pump('retry');
       }, retryMs);
-      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     } finally {
       reading = false;
     }

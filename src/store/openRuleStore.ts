@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { RuleStoreError } from '../domain/errors.js';
 import type { Backend } from './backend.js';
+import { isPostgresUrl } from './databaseUrl.js';
 import type { RuleStore } from './ruleStore.js';
 import { DEFAULT_STALL_WARN_MS } from './readHealth.js';
 
@@ -83,7 +84,7 @@ function positiveInteger(value: number, name: string): number {
 }
 
 function parseUrl(url: string): { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string } {
-  if (/^postgres(ql)?:\/\//i.test(url)) return { kind: 'postgres', url };
+  if (isPostgresUrl(url)) return { kind: 'postgres', url };
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(url);
   if (sqlite?.[1]) return { kind: 'sqlite', path: sqlite[1] };
   throw new RuleStoreError('CONFIG_INVALID', `unsupported database url ${JSON.stringify(url.slice(0, 80))}: use postgres://… or sqlite:path`);

@@ -1,23 +1,22 @@
 import { RuleStoreError } from '../domain/errors.js';
 import { checkPosition } from '../domain/ruleChange.js';
 import { effectiveState, type RuleState } from '../domain/ruleState.js';
-import { stateFromRow, type RuleRow, type StateRow } from '../log/logEvent.js';
+import { byRuleId } from '../domain/ruleSchema.js';
+import { stateFromRow, type LogEvent, type RuleMetadataRow, type RuleRow, type StateRow } from '../log/logEvent.js';
 import type { Backend, RowSnapshot } from './backend.js';
 
 /** A point in the past: a log position (decimal string or bigint) or an instant. */
 export type PastPoint = string | bigint | Date;
 
 /** The rows in force at a point of the past, from the log. */
-export interface PastRows {
+export interface PastRows<R = RuleRow> {
   /** The last event at or before the point (0 before the first event). */
   readonly position: bigint;
   /** The instant the states' expiries are judged at: the given Date, or the time of the event at `position`. */
   readonly asOf: Date;
-  readonly rules: readonly RuleRow[];
+  readonly rules: readonly R[];
   readonly states: readonly StateRow[];
 }
-
-const byRuleId = (a: { ruleId: string }, b: { ruleId: string }): number => (a.ruleId < b.ruleId ? -1 : a.ruleId > b.ruleId ? 1 : 0);
 
 /**
  * Reads the rules and states in force at `at`, from the log: a fold over the
@@ -30,7 +29,19 @@ const byRuleId = (a: { ruleId: string }, b: { ruleId: string }): number => (a.ru
  * still those of the whole log at `at` (an expiry is judged at the same instant
  * as in the full read).
  */
-export async function readRowsAt(backend: Backend, at: PastPoint, ruleId?: string): Promise<PastRows> {
+export function readRowsAt(backend: Backend, at: PastPoint, ruleId?: string): Promise<PastRows> {
+  return foldAt(backend, at, ruleId, (bound) => backend.readLatestEvents(bound, ruleId));
+}
+
+/** {@link readRowsAt} of every rule, with the rule rows read without their documents (`listRuleMetadata({ at })`). */
+export function readMetadataAt(backend: Backend, at: PastPoint): Promise<PastRows<RuleMetadataRow>> {
+  return foldAt(backend, at, undefined, (bound) => backend.readLatestMetadataEvents(bound));
+}
+
+/** The newest event of each rule and entity, as the fold needs it. */
+type Latest<R> = Pick<LogEvent, 'position' | 'entity' | 'op' | 'state' | 'at'> & { readonly rule: R | null };
+
+async function foldAt<R extends { readonly ruleId: string }>(backend: Backend, at: PastPoint, ruleId: string | undefined, readLatest: (bound: bigint) => Promise<Latest<R>[]>): Promise<PastRows<R>> {
   let bound: bigint;
   let instant: Date | null = null;
   if (at instanceof Date) {
@@ -50,8 +61,8 @@ export async function readRowsAt(backend: Backend, at: PastPoint, ruleId?: strin
     const asked = instant ? `${instant.toISOString()} (position ${bound})` : `position ${bound}`;
     throw new RuleStoreError('LOG_TRUNCATED', `${asked} is older than the retained log: compaction removed what was in force then; the oldest readable point is position ${readableFrom}${when}`);
   }
-  const events = bound > 0n ? await backend.readLatestEvents(bound, ruleId) : [];
-  const rules: RuleRow[] = [];
+  const events = bound > 0n ? await readLatest(bound) : [];
+  const rules: R[] = [];
   const states: StateRow[] = [];
   let position = 0n;
   let last: Date | null = null;

@@ -2,13 +2,13 @@ import type { CompiledRule } from '../domain/compileRule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import { ruleIdProblem } from '../domain/ruleSchema.js';
 import type { RuleState } from '../domain/ruleState.js';
-import { compileRow, type RuleRow, type StateRow } from '../log/logEvent.js';
+import { compileRow, type RuleMetadataRow, type RuleRow, type StateRow } from '../log/logEvent.js';
 import type { Backend } from './backend.js';
-import { readRows, readRowsAt, stateInForce, type PastPoint } from './readPast.js';
+import { readMetadataAt, readRowsAt, stateInForce, type PastPoint } from './readPast.js';
 import type { GetRuleResult, RuleListing, RuleMetadata } from './ruleStore.js';
 
 /** A rule row's metadata with the state in force (nothing parsed). */
-const metadataOf = (row: RuleRow, state: RuleState): RuleMetadata =>
+const metadataOf = (row: RuleMetadataRow, state: RuleState): RuleMetadata =>
   Object.freeze({ ruleId: row.ruleId, ruleVersion: row.ruleVersion, sourcePath: row.sourcePath, updatedAt: row.updatedAt, updatedBy: row.updatedBy, state });
 
 /** A rule row as `listRules` lists it; `error` is why its document does not compile (null if it does). */
@@ -54,8 +54,14 @@ export async function readRule(backend: Backend, ruleId: string, at: PastPoint |
   return Object.freeze({ ...ruleListing(rule, state, error), rule: compiled instanceof RuleValidationError ? null : compiled });
 }
 
-/** Every stored rule row's metadata with its state, now or at `at`, sorted by id; no YAML is parsed. */
+/**
+ * Every stored rule row's metadata with its state, now or at `at`, sorted by id; no
+ * YAML is parsed, and no rule body leaves the database: now, one consistent read
+ * (`readMetadataSnapshot`); at `at`, the log folded as `listRules` does, from
+ * events read without their documents (`readLatestMetadataEvents`).
+ */
 export async function readRuleMetadata(backend: Backend, at: PastPoint | undefined): Promise<RuleMetadata[]> {
-  const rows = await readRows(backend, at);
-  return rows.rules.map((row) => metadataOf(row, rows.stateOf(row.ruleId)));
+  const rows = at === undefined ? { ...(await backend.readMetadataSnapshot()), asOf: new Date() } : await readMetadataAt(backend, at);
+  const states = new Map(rows.states.map((s) => [s.ruleId, s]));
+  return rows.rules.map((row) => metadataOf(row, stateInForce(states.get(row.ruleId) ?? null, rows.asOf)));
 }

@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
+import { createBackoff } from '../domain/backoff.js';
 import { RuleStoreError, RuleValidationError } from '../domain/errors.js';
 import type { RuleChange } from '../domain/ruleChange.js';
 import { decodeEvent } from '../log/logEvent.js';
@@ -22,7 +23,8 @@ export interface ReplayOptions {
   health: ReadHealth;
 }
 
-const RETRY_MAX_MS = 2000;
+/** Retry of a failed replay read: 100 ms doubling to 2 s. */
+const RETRY = { minMs: 100, maxMs: 2000 };
 
 /**
  * `changesSince(from)`: replays the log after `from`, then goes live, with no gap
@@ -79,7 +81,7 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
     let upTo = reader.watermark;
 
     const replay = async (): Promise<void> => {
-      let retryMs = 100;
+      const backoff = createBackoff(RETRY);
       // A position beyond the head was never handed out by this log (another
       // database, or one restored from an older backup): following it would wait,
       // silently, until the log grew past it and then skip everything before.
@@ -96,9 +98,9 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           options.health.progressed(health);
           break;
         } catch (error) {
+          const retryMs = backoff.next();
           failed('reading the log head', error, retryMs);
           await new Promise((resolve) => setTimeout(resolve, retryMs));
-          retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
         }
       }
       if (closed) return;
@@ -129,7 +131,7 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
     };
     const request = { maxEvents: pageSize, maxBytes: options.pageBytes, maxRuleBytes: options.maxRuleBytes };
     const replayTo = async (target: bigint): Promise<void> => {
-      let retryMs = 100;
+      const backoff = createBackoff(RETRY);
       while (!closed && last < target) {
         try {
           const page = await readLog(backend, last, { ...request, upTo: target });
@@ -148,11 +150,11 @@ export function replayThenLive(from: bigint, options: ReplayOptions): Observable
           // Holes and invalid rows included: the next page starts after them.
           if (page.through > last) last = page.through;
           if (!page.more) break;
-          retryMs = 100;
+          backoff.reset();
         } catch (error) {
+          const retryMs = backoff.next();
           failed('reading the log', error, retryMs);
           await new Promise((resolve) => setTimeout(resolve, retryMs));
-          retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
         }
       }
     };

@@ -1,9 +1,9 @@
 import postgres, { type Sql, type TransactionSql } from 'postgres';
 import type { Logger } from 'pino';
-import { decodeDate as date, decodeEventRow as logEvent, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
+import { decodeDate as date, decodeEventRow as logEvent, decodeMetadataEventRow as metadataEvent, decodeRuleMetadataRow as ruleMetadataRow, decodeRuleRow as ruleRow, decodeStateRow as stateRow } from '../../log/rowCodec.js';
 import type { Feed } from '../../feed/feed.js';
-import type { Backend, BatchResult, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
-import type { LogEvent } from '../../log/logEvent.js';
+import type { Backend, BatchResult, MetadataSnapshot, RowSnapshot, RuleWithStateRow, RuleWrite, StateWrite } from '../backend.js';
+import type { LogEvent, StateRow } from '../../log/logEvent.js';
 import { endOfPage, maxRowBytes } from '../../log/readLog.js';
 import { MAX_POSITION } from '../../domain/ruleChange.js';
 import { createListenFeed } from '../../feed/listenFeed.js';
@@ -76,6 +76,20 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
       throw mapPostgresError(error, what);
     }
   };
+  /**
+   * Every state row, the rule rows `readRules` selects, and the head, in one
+   * REPEATABLE READ snapshot: because positions follow commit order, the rows it
+   * sees are exactly the effect of the events up to its max(position).
+   */
+  const snapshot = <R>(what: string, readRules: (tx: TransactionSql) => Promise<R[]>) =>
+    guard(what, async () => {
+      return (await sql.begin('isolation level repeatable read read only', async (tx) => {
+        const [head] = await tx<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
+        const rules = await readRules(tx);
+        const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id COLLATE "C"`;
+        return { position: BigInt(head?.head ?? '0'), rules, states: states.map((r) => stateRow(r as Json)) };
+      })) as { position: bigint; rules: R[]; states: StateRow[] };
+    });
   try {
     await assertMigrated(sql);
   } catch (error) {
@@ -161,21 +175,8 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         return BigInt(row?.head ?? '0');
       }),
 
-    readSnapshot: () =>
-      guard('take a snapshot', async () => {
-        // One REPEATABLE READ snapshot: because positions follow commit order, the
-        // rows it sees are exactly the effect of the events up to its max(position).
-        return (await sql.begin('isolation level repeatable read read only', async (tx) => {
-          const [head] = await tx<{ head: string }[]>`SELECT coalesce(max(position), 0)::text AS head FROM ttp_rule_event`;
-          const rules = await tx`SELECT * FROM ttp_rule ORDER BY rule_id COLLATE "C"`;
-          const states = await tx`SELECT * FROM ttp_rule_state ORDER BY rule_id COLLATE "C"`;
-          return {
-            position: BigInt(head?.head ?? '0'),
-            rules: rules.map((r) => ruleRow(r as Json)),
-            states: states.map((r) => stateRow(r as Json)),
-          } satisfies RowSnapshot;
-        })) as RowSnapshot;
-      }),
+    readSnapshot: (): Promise<RowSnapshot> =>
+      snapshot('take a snapshot', async (tx) => (await tx`SELECT * FROM ttp_rule ORDER BY rule_id COLLATE "C"`).map((r) => ruleRow(r as Json))),
 
     readRule: (ruleId) =>
       guard('read a rule', async () => {
@@ -339,6 +340,20 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
             logger: options.logger,
             probe: { notify: async (channel) => void (await sql`SELECT pg_notify(${channel}, 'probe')`), timeoutMs: LISTEN_PROBE_MS },
           }),
+
+    readLatestMetadataEvents: (upTo) =>
+      guard('read the event log', async () => {
+        const rows = await sql`
+          SELECT DISTINCT ON (rule_id, entity) position, rule_id, entity, op, rule_row - 'yaml_content' AS rule_row, state_row, actor, login_role, recorded_at
+            FROM ttp_rule_event WHERE position <= ${upTo.toString()}::bigint
+           ORDER BY rule_id, entity, position DESC`;
+        return rows.map((r) => metadataEvent(r as Json));
+      }),
+
+    readMetadataSnapshot: (): Promise<MetadataSnapshot> =>
+      snapshot('list rule metadata', async (tx) =>
+        (await tx`SELECT rule_id, rule_version, source_path, updated_at, updated_by FROM ttp_rule ORDER BY rule_id COLLATE "C"`).map((r) => ruleMetadataRow(r as Json)),
+      ),
 
     close: async () => {
       await Promise.all([sql.end({ timeout: 5 }), writeSql.end({ timeout: 5 })]);

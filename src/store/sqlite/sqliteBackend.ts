@@ -10,7 +10,7 @@ import { createPollFeed } from '../../feed/pollFeed.js';
 import { applySqliteSchema } from './migrate.js';
 import { BUSY_TIMEOUT_MS, openSqliteDatabase, type SqliteDatabase } from './sqliteDatabase.js';
 import { isSqliteBusy, mapSqliteError } from './sqliteErrors.js';
-import { EVENT_COLUMNS, decodeEvent, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
+import { EVENT_COLUMNS, decodeEvent, decodeMetadataEventRow, decodeRuleMetadataRow, decodeRuleRow, decodeStateRow, encodeDate } from './sqliteRows.js';
 
 export { migrateSqlite } from './migrate.js';
 
@@ -139,6 +139,10 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     latestEvents: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
        WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
+    // The same, with the rule rows' documents left in the database.
+    latestEventMetadata: prepareEvents(`
+      SELECT ${EVENT_COLUMNS.replace('rule_row', "json_remove(rule_row, '$.yaml_content') AS rule_row")} FROM ttp_rule_event
+       WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE position <= ? GROUP BY rule_id, entity)`),
     latestEventsOfRule: prepareEvents(`
       SELECT ${EVENT_COLUMNS} FROM ttp_rule_event
        WHERE position IN (SELECT max(position) FROM ttp_rule_event WHERE rule_id = ? AND position <= ? GROUP BY entity)`),
@@ -155,6 +159,7 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     historyRule: prepareEvents(`SELECT ${EVENT_COLUMNS} FROM ttp_rule_event WHERE rule_id = ? AND position <= ? ORDER BY position DESC LIMIT ?`),
     head: prepare('SELECT coalesce(max(position), 0) AS head FROM ttp_rule_event').safeIntegers(true),
     allRules: prepare('SELECT * FROM ttp_rule ORDER BY rule_id'),
+    allRuleMetadata: prepare('SELECT rule_id, rule_version, source_path, updated_at, updated_by FROM ttp_rule ORDER BY rule_id'),
     allStates: prepare('SELECT * FROM ttp_rule_state ORDER BY rule_id'),
     // One statement, one snapshot: the state is the one in force with this row.
     rule: prepare(`
@@ -237,13 +242,10 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
   // One read transaction: in WAL mode it sees one committed state, and because
   // positions follow commit order, the rows are exactly the effect of the events
   // up to its max(position).
-  const snapshotTransaction = db.transaction(
-    (): RowSnapshot => ({
-      position: BigInt(q.head.get()?.['head'] as bigint),
-      rules: q.allRules.all().map(decodeRuleRow),
-      states: q.allStates.all().map(decodeStateRow),
-    }),
-  );
+  const snapshotOf = <R>(readRules: () => R[]) =>
+    db.transaction(() => ({ position: BigInt(q.head.get()?.['head'] as bigint), rules: readRules(), states: q.allStates.all().map(decodeStateRow) }));
+  const snapshotTransaction = snapshotOf(() => q.allRules.all().map(decodeRuleRow));
+  const metadataSnapshotTransaction = snapshotOf(() => q.allRuleMetadata.all().map(decodeRuleMetadataRow));
 
   const ids = (rows: Row[]): string[] => rows.map((r) => String(r['rule_id']));
 
@@ -318,6 +320,10 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     readHead: () => read('read the log head', () => BigInt(q.head.get()?.['head'] as bigint)),
 
     readSnapshot: () => read('take a snapshot', () => snapshotTransaction()),
+
+    readMetadataSnapshot: () => read('list rule metadata', () => metadataSnapshotTransaction()),
+
+    readLatestMetadataEvents: (upTo) => read('read the event log', () => q.latestEventMetadata.all(upTo).map(decodeMetadataEventRow)),
 
     readRule: (ruleId) =>
       read('read a rule', () => {

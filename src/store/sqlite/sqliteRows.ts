@@ -4,7 +4,7 @@
  * (`src/log/rowCodec.ts`); SQLite stores timestamps as ISO-8601 UTC text with
  * milliseconds and the log's rows as JSON text.
  */
-export { decodeEventRow as decodeEvent, decodeRuleRow, decodeStateRow } from '../../log/rowCodec.js';
+export { decodeEventRow as decodeEvent, decodeMetadataEventRow, decodeRuleMetadataRow, decodeRuleRow, decodeStateRow } from '../../log/rowCodec.js';
 
 /** The columns every event query selects, in the shape {@link decodeEvent} reads. */
 export const EVENT_COLUMNS = 'position, rule_id, entity, op, rule_row, state_row, actor, recorded_at';
