@@ -22,6 +22,8 @@ describe('ttp-rules list --at / show --at (the incident review of the README)', 
     try {
       clippedAt = (await store.snapshot()).position;
       clippedTime = new Date().toISOString();
+      // "Later" is a later millisecond than clippedTime (the store stamps times to the millisecond): wait for the clock to tick.
+      while (Date.now() <= Date.parse(clippedTime)) await new Promise((resolve) => setImmediate(resolve));
       // Later: a new version of the rule, and the clip lifted.
       await store.upsertRule(readFileSync(EX001, 'utf8').replace('rule_version: 1', 'rule_version: 2'), { sourcePath: EX001 });
       await store.clearState('EX001_ssh_bruteforce', 'bob');
