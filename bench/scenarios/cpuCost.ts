@@ -1,3 +1,4 @@
+import { load as loadYaml } from 'js-yaml';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_RULE_STATE, compileRule, parseRule } from '../../src/index.js';
 import { ruleText } from '../support/ruleText.js';
@@ -24,7 +25,8 @@ export function measureCpuCosts(options: { calls: number }): CpuCost[] {
   const batch = 50;
   const texts = Array.from({ length: options.calls + 500 }, (_, i) => ruleText(1_000_000 + i));
   const steps: { id: string; label: string; run: (text: string) => unknown }[] = [
-    { id: 'yamlParse', label: 'YAML parse of the ~450-byte rule document (`yaml` package)', run: (t) => parseYaml(t) },
+    { id: 'yamlParse', label: 'YAML parse of the ~450-byte rule document (`yaml` package, the parser before 0.2.0)', run: (t) => parseYaml(t) },
+    { id: 'jsYamlLoad', label: 'YAML load of the same document (`js-yaml`, core schema: the bare parser under parseSeedYaml)', run: (t) => loadYaml(t) },
     { id: 'parseRule', label: 'parseRule: YAML + zod validation (the writer, per upsertRule)', run: (t) => parseRule(t) },
     { id: 'compileRule', label: 'compileRule: parse + validate + freeze (every store, per definition change read)', run: (t) => compileRule(t, DEFAULT_RULE_STATE) },
   ];
