@@ -14,12 +14,13 @@ const ONLY_POSTGRES = new Map([
   ['ttp_rule_event.txid', 'the writing transaction (SQLite: one writer at a time, positions follow commit order)'],
   ['ttp_rule_event.login_role', 'the session role, for attribution (SQLite has no roles)'],
   ['ttp_rule_consumer.owner_role', 'row-level security on consumers (SQLite has no roles)'],
+  ['ttp_rule_event.commit_position', "the first position of the event's transaction, stored when it is logged (SQLite: ttp_rule_event_commit.commit_position)"],
 ]);
 const ONLY_SQLITE = new Map([
   ['sqlite_sequence', 'AUTOINCREMENT bookkeeping'],
   ['ttp_rule_store_actor', 'the library actor of a delete (SQLite has no session settings)'],
   ['ttp_rule_txn_mark', 'marks a library transaction so its events share one commit (Postgres: the txid)'],
-  ['ttp_rule_event_commit', 'the commit of each event written by a library transaction (Postgres: ttp_rule_event.txid)'],
+  ['ttp_rule_event_commit', 'the commit of each event written by a library transaction (Postgres: ttp_rule_event.commit_position, found by txid)'],
 ]);
 // Drift this test found and that needs a new SQLite schema version to fix; a
 // test at the end shows each one. Remove an entry when it is fixed (SQLite

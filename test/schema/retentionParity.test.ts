@@ -13,7 +13,10 @@ import { ruleYaml } from '../helpers/rules.js';
 // on SQLite (sqliteBackend.ts). This test builds the same log on both through the
 // Backend (library writes and hand edits, one multi-rule transaction among them),
 // then prunes and reverts on both and holds them to the same result: the positions
-// that remain (relative to where the log began), their commits, pruned_through and
+// that remain (relative to where the log began), their commits (exact: the first
+// position of the transaction, stored when the event was logged, even once prune
+// deleted it: ttp_rule_event.commit_position, migration 0007, and
+// ttp_rule_event_commit on SQLite), pruned_through and
 // readable_from, and the revert events (who, and that they read as expired).
 
 interface Side {
@@ -87,20 +90,12 @@ interface Retained {
 const rel = (side: Side, position: bigint): bigint => (position === 0n ? 0n : position - side.base);
 const actorOf = (side: Side, actor: string | null): string | null => (actor !== null && actor === side.handEditor ? 'the hand editor' : actor);
 
-/**
- * The log after `base` as comparable lines. With `exactCommits` false, a commit is
- * shown as the first retained position of its transaction, so that what is compared
- * is which changes share a transaction, not the value the backend reports for one
- * whose first event was pruned (KNOWN DRIFT, the todo test at the end).
- */
-async function retained(side: Side, exactCommits = false): Promise<Retained> {
+/** The log after `base` as comparable lines, commits exactly as each backend reports them. */
+async function retained(side: Side): Promise<Retained> {
   const page = await side.backend.readEvents(side.base, PAGE);
   assert.equal(page.more, false, `${side.name}: the whole log fits one page`);
-  const firstRetained = new Map<bigint, bigint>();
-  for (const e of page.events) if (!firstRetained.has(e.commit)) firstRetained.set(e.commit, e.position);
-  const commitOf = (commit: bigint): bigint => rel(side, exactCommits ? commit : firstRetained.get(commit)!);
   return {
-    events: page.events.map((e) => `${rel(side, e.position)} commit ${commitOf(e.commit)}${e.lastInCommit ? ' last' : ''}: ${e.entity} ${e.op} ${e.ruleId} by ${actorOf(side, e.actor)}`),
+    events: page.events.map((e) => `${rel(side, e.position)} commit ${rel(side, e.commit)}${e.lastInCommit ? ' last' : ''}: ${e.entity} ${e.op} ${e.ruleId} by ${actorOf(side, e.actor)}`),
     prunedThrough: rel(side, await side.backend.readPrunedThrough()),
     readableFrom: rel(side, await side.backend.readReadableFrom()),
   };
@@ -129,7 +124,7 @@ test('the same log, pruned and reverted, leaves the same positions, retention ma
   assert.deepEqual(
     pruned.events,
     [
-      '2 commit 2 last: rule upsert A2 by alice', // the rest of a transaction whose first (1) and last (3) events are gone
+      '2 commit 1 last: rule upsert A2 by alice', // the rest of a transaction whose first (1) and last (3) events are gone: still its commit 1
       '5 commit 5 last: state upsert A1 by carol',
       '7 commit 7 last: state upsert A3 by erin', // a rule's delete leaves its state alone
       '8 commit 8 last: rule upsert A1 by hand',
@@ -169,7 +164,7 @@ test('the same log, pruned and reverted, leaves the same positions, retention ma
   const compacted = await same('the log after prune(head)', retained);
   assert.deepEqual(
     compacted.events.map((e) => e.replace(/ by .*/, '')),
-    ['2 commit 2 last: rule upsert A2', '7 commit 7 last: state upsert A3', '8 commit 8 last: rule upsert A1', '10 commit 10 last: rule delete A3', '11 commit 11: rule upsert A4', '12 commit 11 last: rule upsert A5', '14 commit 14 last: state delete A1', '15 commit 15 last: state delete A2', '16 commit 16 last: state delete A5'],
+    ['2 commit 1 last: rule upsert A2', '7 commit 7 last: state upsert A3', '8 commit 8 last: rule upsert A1', '10 commit 10 last: rule delete A3', '11 commit 11: rule upsert A4', '12 commit 11 last: rule upsert A5', '14 commit 14 last: state delete A1', '15 commit 15 last: state delete A2', '16 commit 16 last: state delete A5'],
   );
   assert.deepEqual([compacted.prunedThrough, compacted.readableFrom], [13n, 16n], 'the marks only move up');
 
@@ -178,20 +173,27 @@ test('the same log, pruned and reverted, leaves the same positions, retention ma
   assert.deepEqual(await same('the log after a repeated prune', retained), compacted);
 });
 
-// KNOWN DRIFT (found by this file; a todo, so it reports without failing the run).
-// When compaction deletes the first event of a multi-event transaction, the changes
-// of that transaction that remain report a different `commit`:
-//   Postgres: the first *retained* position of the transaction (it groups by txid and
-//     takes min(position) of what is left; documented in postgresBackend.ts groupCommits);
-//   SQLite: the original first position, which is no longer in the log (it reads
-//     ttp_rule_event_commit.commit_position, written when the event was logged).
-// Which changes share a transaction and lastInCommit agree (the test above compares
-// those). Fixing it is not a small change: SQLite would need an index on
-// ttp_rule_event_commit(commit_position) and a new schema version to report the first
-// retained position, or Postgres a stored first position to keep the original one
-// (which SPEC §10.4's "the change at a position has the same content however and
-// whenever it is read" favours). Remove the todo when one side changes.
-test('KNOWN DRIFT: the commit of a change whose transaction lost its first event to compaction', { todo: 'Postgres reports the first retained position, SQLite the pruned original' }, async () => {
-  const [onPg, onLite] = [await retained(sides[0]!, true), await retained(sides[1]!, true)];
-  assert.deepEqual(onLite.events, onPg.events, 'exact commits after prune');
+// Events are immutable (SPEC §10.4): the change at a position reads the same
+// whenever it is read, its commit included. Once compaction deletes the first event
+// of a multi-event transaction, the changes of it that remain still report the
+// original first position on both backends, although that position is no longer in
+// the log (until migration 0007 Postgres reported the first retained one).
+test('a change reads the same commit before and after prune deleted the first event of its transaction, on Postgres and SQLite', async () => {
+  const page = { ...PAGE, limit: 10 };
+  const lines = await same('the commits before and after prune', async (side) => {
+    const base = await side.backend.readHead();
+    await side.backend.writeRules([rule('C1'), rule('C2'), rule('C3')], 'hana'); // base+1..3, one transaction
+    await side.backend.writeRules([rule('C1', 2)], 'ivan'); // base+4 supersedes the transaction's first event
+    const show = async () =>
+      (await side.backend.readEvents(base, page)).events.map((e) => `${e.position - base} commit ${e.commit - base}${e.lastInCommit ? ' last' : ''}: ${e.ruleId}`);
+    const before = await show();
+    // Reading from the middle of the transaction (after its first event) gives the same commit too.
+    const fromMiddle = (await side.backend.readEvents(base + 1n, page)).events.map((e) => `${e.position - base} commit ${e.commit - base}`);
+    assert.equal(await side.backend.pruneLog(base + 1n), 1, `${side.name}: prune deletes the transaction's first event`);
+    const after = await show();
+    return { before, fromMiddle, after };
+  });
+  assert.deepEqual(lines.before, ['1 commit 1: C1', '2 commit 1: C2', '3 commit 1 last: C3', '4 commit 4 last: C1']);
+  assert.deepEqual(lines.fromMiddle, ['2 commit 1', '3 commit 1', '4 commit 4']);
+  assert.deepEqual(lines.after, ['2 commit 1: C2', '3 commit 1 last: C3', '4 commit 4 last: C1'], 'the retained changes keep commit 1');
 });

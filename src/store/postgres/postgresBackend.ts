@@ -111,18 +111,15 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
         // an oversized one never. So this reads at most about maxBytes of rows
         // whatever they hold. One event more than asked (and no upper bound): the
         // next event tells whether the last one returned ends its transaction (see
-        // groupCommits). The first event's transaction may have begun before
-        // `after`: first_commit is its first position (index
-        // ttp_rule_event_txid_idx, migration 0006).
+        // groupCommits). Each event's commit is the one stored when it was logged
+        // (commit_position, migration 0007).
         const inline = Math.min(maxRuleBytes, Math.floor(maxBytes / (limit + 1)));
         const rows = (await sql`
-          SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid::text AS txid, yaml, rule_stored + state_stored AS stored, bytes,
+          SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid::text AS txid, commit_position, yaml, rule_stored + state_stored AS stored, bytes,
                  CASE WHEN bytes <= ${inline}::int8 THEN rule_row END AS rule_row,
-                 CASE WHEN bytes <= ${inline}::int8 THEN state_row END AS state_row,
-                 (SELECT min(t.position) FROM ttp_rule_event t
-                   WHERE t.txid = (SELECT f.txid FROM ttp_rule_event f WHERE f.position > ${after.toString()}::bigint ORDER BY f.position LIMIT 1))::text AS first_commit
+                 CASE WHEN bytes <= ${inline}::int8 THEN state_row END AS state_row
             FROM (SELECT e.*, greatest(e.yaml, e.rule_stored) + e.state_stored AS bytes
-                    FROM (SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid, rule_row, state_row,
+                    FROM (SELECT position, rule_id, entity, op, actor, login_role, recorded_at, txid, commit_position, rule_row, state_row,
                                  coalesce(octet_length(rule_row->>'yaml_content'), 0)::int8 AS yaml,
                                  coalesce(pg_column_size(rule_row), 0)::int8 AS rule_stored, coalesce(pg_column_size(state_row), 0)::int8 AS state_stored
                             FROM ttp_rule_event WHERE position > ${after.toString()}::bigint ORDER BY position LIMIT ${limit + 1}) e) e`) as unknown as Json[];
@@ -364,8 +361,9 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
 
 /**
  * Decodes a page of event rows and stamps each event's transaction: `commit` is
- * the first position of its transaction, and `lastInCommit` holds when the next
- * event (the next row, or the read-ahead row after the page) belongs to another
+ * the first position of its transaction, stored with the event when it was logged
+ * (commit_position, migration 0007), and `lastInCommit` holds when the next event
+ * (the next row, or the read-ahead row after the page) belongs to another
  * transaction, or when there is none — a committed transaction becomes visible
  * whole, so the last visible event ends its transaction.
  *
@@ -376,27 +374,18 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
  * positions are handed out only under it. So the positions of one transaction form
  * a run that no other transaction's positions interleave, and a transaction's first
  * position is above every position of each transaction that committed before it.
- * Compaction (`prune`) may delete a transaction's first events: its later events
- * then report the first retained position (still increasing, still equal within
- * the retained part).
+ * Because it is stored, compaction (`prune`) does not change it: once a
+ * transaction's first events are deleted, its retained events still report the
+ * original first position, as on SQLite.
  */
 function groupCommits(rows: readonly Json[], readAhead: Json | undefined, oversized: ReadonlyMap<Json, number>): LogEvent[] {
   const events: LogEvent[] = [];
-  let txid = rows[0] ? String(rows[0]['txid']) : '';
-  let commit = rows[0] ? BigInt(String(rows[0]['first_commit'] ?? rows[0]['position'])) : 0n;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;
-    const rowTxid = String(row['txid']);
-    const position = BigInt(String(row['position']));
-    if (rowTxid !== txid) {
-      txid = rowTxid;
-      commit = position;
-    }
     if (row['gone'] === true) continue;
     const event = logEvent(row);
     const next = rows[i + 1] ?? readAhead;
-    event.commit = commit;
-    event.lastInCommit = next === undefined || String(next['txid']) !== rowTxid;
+    event.lastInCommit = next === undefined || String(next['txid']) !== String(row['txid']);
     const size = oversized.get(row);
     if (size !== undefined) event.oversized = size;
     events.push(event);
