@@ -97,9 +97,14 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       await yieldToEventLoop();
-      db.pragma(`busy_timeout = ${WRITE_ATTEMPT_BUSY_MS}`);
       try {
-        return writeTransaction.immediate(work) as T;
+        db.pragma(`busy_timeout = ${WRITE_ATTEMPT_BUSY_MS}`);
+        try {
+          return writeTransaction.immediate(work) as T;
+        } finally {
+          // Reads and the feed keep the long busy timeout, also while this write waits.
+          db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        }
       } catch (error) {
         const waited = performance.now() - started;
         if (!isSqliteBusy(error)) throw mapSqliteError(error, what, 'write');
@@ -112,8 +117,6 @@ function createSqliteBackend(db: SqliteDatabase, options: SqliteBackendOptions, 
         }
         // Jittered, so two processes that collided do not collide again in step.
         await sleep(Math.min(2 ** attempt, 50) * (0.5 + Math.random()));
-      } finally {
-        db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
     }
   };
