@@ -61,7 +61,14 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
   const pooled = options.transport === 'poll' ? { prepare: false } : {};
   const repaired = (holes: number): void => log.warn({ event: 'store:postgres:sparse-result', holes }, 'repaired a driver result after a cancelled query');
   const sql: Sql = withDenseResults(
-    postgres(connection.url, postgresJsOptions(connection, { max, onnotice: () => {}, connection: { application_name: 'ttp-rule-store' }, ...pooled })),
+    // fetch_types off on the read pool, which every engine uses: postgres.js runs its
+    // array-type query as the first statement of each new connection and drops its
+    // promise, so when that query is cancelled (a short statement_timeout,
+    // pg_cancel_backend, a backend terminated during start-up) the error escapes as
+    // an unhandled rejection and ends the process (porsager/postgres #1192, #1205,
+    // #1223). Reads pass no array parameters. The write pool keeps it: the driver's
+    // reserve() never resolves on a fresh connection without it.
+    postgres(connection.url, postgresJsOptions(connection, { max, fetch_types: false, onnotice: () => {}, connection: { application_name: 'ttp-rule-store' }, ...pooled })),
     { onRepair: repaired, ...(options.transport === 'poll' ? { limit: createQueryLimiter(max) } : {}) },
   );
   const writeSql: Sql = withDenseResults(
@@ -142,7 +149,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions): Prom
           if (bytes >= maxBytes) break;
         }
         if (fetch.length > 0) {
-          const bodies = new Map((await sql`SELECT position::text AS position, rule_row, state_row FROM ttp_rule_event WHERE position = ANY(${fetch}::bigint[])`).map((r) => [String(r['position']), r]));
+          const bodies = new Map((await sql`SELECT position::text AS position, rule_row, state_row FROM ttp_rule_event WHERE position = ANY(string_to_array(${fetch.join(',')}, ',')::bigint[])`).map((r) => [String(r['position']), r]));
           for (let i = 0; i < page.length; i++) {
             const row = page[i]!;
             if (oversized.has(row) || Number(row['bytes']) <= inline) continue;
