@@ -9,7 +9,8 @@ import { createTestDatabase, withAdmin, type TestDatabase } from '../helpers/dat
 // (porsager/postgres #1192, #1205, #1223). A short statement_timeout, a
 // pg_cancel_backend or a backend terminated during start-up is enough: an engine
 // died instead of seeing STORE_UNAVAILABLE. The store's read pool runs with
-// fetch_types off.
+// fetch_types off. (With the driver's defaults this fixture's 'driver-defaults'
+// mode usually dies; not asserted, as a fast catalog query sometimes beats 1 ms.)
 let db: TestDatabase;
 before(async () => {
   db = await createTestDatabase('first_query_cancelled');
@@ -28,12 +29,6 @@ const run = (mode: string): Promise<{ code: number | null; stdout: string; stder
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
-
-test('with the driver defaults, a cancelled first statement ends the process (the driver bug guarded against)', async () => {
-  const result = await run('driver-defaults');
-  assert.notEqual(result.code, 0, `expected the unhandled rejection to end the process: ${result.stdout}`);
-  assert.match(result.stderr, /57014|statement timeout/);
-});
 
 test('an engine reading through the store on that database sees each failure as an error and lives', async () => {
   const result = await run('store');
