@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RuleChange } from '../domain/ruleChange.js';
-import { changeFromJson, changeJson } from '../domain/changeJson.js';
+import { changeFromJson } from '../domain/changeFromJson.js';
+import { changeJson } from '../domain/changeJson.js';
 import { parseSubject } from './subjects.js';
 
 /**

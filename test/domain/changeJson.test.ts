@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileRule, DEFAULT_RULE_STATE, type RuleChange } from '../../src/index.js';
-import { changeFromJson, changeJson } from '../../src/domain/changeJson.js';
+import { changeFromJson } from '../../src/domain/changeFromJson.js';
+import { changeJson } from '../../src/domain/changeJson.js';
 import { ruleYaml } from '../helpers/rules.js';
 
 // The one change↔JSON codec: what `changeJson` writes (watch --json, SSE, the NATS bus), `changeFromJson` reads back.
