@@ -19,6 +19,8 @@ export type {
   GetRuleOptions,
   GetRuleResult,
   HistoryEntry,
+  HistoryOptions,
+  ConsumerOptions,
   PruneOptions,
   PruneResult,
   ConsumerInfo,

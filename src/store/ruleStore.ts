@@ -200,6 +200,20 @@ export interface StoreStats {
   readonly expiry: ExpiryStats;
 }
 
+/** Options of {@link RuleStore.history}. */
+export interface HistoryOptions {
+  /** Only this rule's entries (default: every rule). */
+  ruleId?: string;
+  /** The newest this many entries (default 50). */
+  limit?: number;
+}
+
+/** Options of {@link RuleStore.consumer}. */
+export interface ConsumerOptions {
+  /** Where a consumer that does not exist yet starts: the log's head (default) or its beginning. */
+  startAt?: 'head' | 'beginning';
+}
+
 /**
  * The rule store: rules and their operational state in a database, and every
  * change to either as a stream. Open one with `openRuleStore`.
@@ -250,7 +264,7 @@ export interface RuleStore {
    */
   listRuleMetadata(options?: SnapshotOptions): Promise<RuleMetadata[]>;
   /** The newest log entries, newest first; of one rule when `ruleId` is given (default limit 50). */
-  history(options?: { ruleId?: string; limit?: number }): Promise<HistoryEntry[]>;
+  history(options?: HistoryOptions): Promise<HistoryEntry[]>;
   /**
    * Compacts the event log: deletes events older than what `options` keeps, but
    * only those a later event for the same rule supersedes, and never past the
@@ -260,7 +274,7 @@ export interface RuleStore {
   /** The durable named consumers with their lag. */
   consumers(): Promise<ConsumerInfo[]>;
   /** A durable named consumer; a new one is registered at once, at the head (or at 0 with `startAt: 'beginning'`). */
-  consumer(name: string, options?: { startAt?: 'head' | 'beginning' }): Promise<NamedConsumer>;
+  consumer(name: string, options?: ConsumerOptions): Promise<NamedConsumer>;
   /** Live changes from the moment of subscription, in position order. */
   readonly changes$: Observable<RuleChange>;
   /** Every change after `position`, then live: no gap, no duplicate. */
